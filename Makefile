@@ -1,0 +1,81 @@
+# The two commands that matter: `make run` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.8-3.10; the machine default is 3.11, pyenv provides 3.10.
+PY310 := $(shell for p in "$$PYTHON310" "$$(pyenv prefix 3.10 2>/dev/null)/bin/python3.10" "$$(command -v python3.10)"; do \
+	[ -n "$$p" ] && [ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo "$$p" && break; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+# TensorFlow and friends are chatty; keep the terminal readable.
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONWARNINGS := ignore
+# Hermetic: Rasa must not phone home (telemetry, error reporting).
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: help install generate train migrate run test test-fast eval bench lint lock clean browser
+
+help:
+	@echo "make run    install, train if needed, start rasa + actions + gateway (embedded default)"
+	@echo "make test   install if needed, train if needed, run every suite"
+	@echo "make eval   answer-quality evaluation on held-out questions (prints and writes a report)"
+	@echo "make bench  latency / throughput benchmark: full path vs raw Rasa REST"
+	@echo "make lint   ruff"
+
+$(STAMP): requirements.lock
+	@test -n "$(PY310)" || { echo "Python 3.10 not found (tried pyenv and python3.10); set PYTHON310=/path/to/python3.10"; exit 1; }
+	@test -x $(PY) || $(PY310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.3.1"
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Chromium for the browser tests comes from Debian; Playwright drives it (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+generate: install
+	$(PY) -m bot generate
+
+train: generate
+	$(PY) -m bot train
+
+migrate: install
+	$(PY) -m bot migrate
+
+run: train migrate
+	$(PY) -m bot run
+
+test: train browser
+	$(PY) -m bot generate --check
+	$(PY) -m ruff check bot actions tests
+	$(PY) -m pytest -q
+	$(PY) -m bot rasa-checks
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+eval: train
+	$(PY) -m bot eval
+
+bench: train
+	$(PY) -m bot bench
+
+lint: install
+	$(PY) -m ruff check bot actions tests
+
+# Re-resolve exact pins from requirements.in (needs network; commit the result).
+lock:
+	@test -n "$(PY310)" || { echo "Python 3.10 not found"; exit 1; }
+	rm -rf /tmp/etown-lock && $(PY310) -m venv /tmp/etown-lock
+	/tmp/etown-lock/bin/pip install --quiet "pip==24.3.1" && /tmp/etown-lock/bin/pip install --quiet -r requirements.in
+	/tmp/etown-lock/bin/pip freeze --exclude-editable | sort > requirements.lock
+
+clean:
+	rm -rf var models results .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""E-Town work-permit assistant: gateway, services and Rasa extensions."""

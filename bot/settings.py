@@ -1,0 +1,93 @@
+"""Settings, read from the environment once, with defaults that run the embedded setup (SQLite, no Redis).
+
+Every variable here is listed in the README's configuration table; `tests/test_settings.py` checks that.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, default).split(",") if item.strip())
+
+
+def _secret_key(var_dir: Path) -> str:
+    """SECRET_KEY from the environment; in the embedded setup, a random key kept in var/ across restarts."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    tracker_store_url: str
+    redis_url: str
+    rasa_url: str
+    action_endpoint: str
+    gateway_host: str
+    gateway_port: int
+    rasa_port: int
+    action_port: int
+    public_url: str
+    allowed_origins: tuple[str, ...]
+    secret_key: str = field(repr=False)
+    model_path: Path
+    # How many user turns of a conversation Rasa loads per message (policies look at far fewer).
+    tracker_window_turns: int
+    max_message_chars: int
+    messages_per_minute: int
+    log_level: str
+
+
+def load_settings() -> Settings:
+    """Read the environment now (tests call this after changing variables)."""
+    var_dir = Path(os.environ.get("VAR_DIR", PROJECT_ROOT / "var"))
+    gateway_port = _int("GATEWAY_PORT", 8080)
+    rasa_port = _int("RASA_PORT", 5005)
+    action_port = _int("ACTION_PORT", 5055)
+    public_url = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{gateway_port}").rstrip("/")
+    return Settings(
+        var_dir=var_dir,
+        database_url=os.environ.get("DATABASE_URL", f"sqlite:///{var_dir / 'etown.db'}"),
+        tracker_store_url=os.environ.get("TRACKER_STORE_URL", f"sqlite:///{var_dir / 'tracker.db'}"),
+        redis_url=os.environ.get("REDIS_URL", ""),
+        rasa_url=os.environ.get("RASA_URL", f"http://127.0.0.1:{rasa_port}").rstrip("/"),
+        action_endpoint=os.environ.get("ACTION_ENDPOINT", f"http://127.0.0.1:{action_port}/webhook"),
+        gateway_host=os.environ.get("GATEWAY_HOST", "127.0.0.1"),
+        gateway_port=gateway_port,
+        rasa_port=rasa_port,
+        action_port=action_port,
+        public_url=public_url,
+        allowed_origins=_list("ALLOWED_ORIGINS", public_url),
+        secret_key=_secret_key(var_dir),
+        model_path=Path(os.environ.get("MODEL_PATH", PROJECT_ROOT / "models" / "etown.tar.gz")),
+        tracker_window_turns=_int("TRACKER_WINDOW_TURNS", 12),
+        max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
+        messages_per_minute=_int("MESSAGES_PER_MINUTE", 30),
+        log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+    )
