@@ -1,0 +1,112 @@
+"""Typed view of the guide content in `knowledge/`.
+
+Everything specific to the work-permit service is data; these classes only give it a shape that the
+rest of the code can rely on (and that `validate` checks), so a second service needs content, not code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+LANGS: tuple[str, ...] = ("en", "zh")
+
+# Topic vocabulary from DESIGN.md; every section carries exactly one of these as `topic`.
+TOPICS: tuple[str, ...] = (
+    "eligibility",
+    "category_points",
+    "process",
+    "materials",
+    "degree_authentication",
+    "criminal_record",
+    "health_check",
+    "z_visa",
+    "residence_permit",
+    "timeline",
+    "fees",
+    "online_system",
+    "extension",
+    "change_info",
+    "change_employer",
+    "cancellation",
+    "replacement",
+    "family",
+    "legal_status",
+    "office_contact",
+    "status",
+)
+
+# Reliability tags used by the research dossier, plus OPERATOR for facts the bureau supplies itself.
+SOURCE_TAGS: tuple[str, ...] = ("OFF", "OFF-other", "MEDIA", "UNIV", "AGENCY", "LOW", "OPERATOR")
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text in both languages of the assistant."""
+
+    en: str
+    zh: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact comes from; `tag` is the dossier's reliability tag."""
+
+    url: str
+    tag: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class GuideSection:
+    """One answerable part of the guide: a question family and its answer in both languages."""
+
+    id: str
+    topic: str
+    title: Localized
+    answer: Localized
+    examples: dict[str, tuple[str, ...]]
+    sources: tuple[Source, ...]
+    reviewed: date
+    official_url: str | None = None
+    # Shown with the answer whenever sources conflict or a fact is unconfirmed.
+    caution: Localized | None = None
+    # The question usually needs a person (dispute, refusal, complaint): the bot answers and offers staff.
+    needs_staff: bool = False
+    procedure: str | None = None
+    related: tuple[str, ...] = ()
+
+    @property
+    def intent(self) -> str:
+        """The retrieval intent that carries this section in the Rasa model."""
+        return f"faq/{self.id}"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """An office fact (address, hours, phone). Unknown facts stay `None` and are said to be unknown."""
+
+    key: str
+    value: Localized | None
+    confirmed: bool
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Office:
+    id: str
+    name: Localized
+    facts: dict[str, Fact] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A glossary term: names in both languages, used for the tokenizer dictionary and entity patterns."""
+
+    id: str
+    kind: str  # procedure | category | document | term
+    en: tuple[str, ...]
+    zh: tuple[str, ...]
