@@ -1,0 +1,20 @@
+"""Helpers every action uses: the conversation language and sending a `Reply` from `bot/`."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.guide.answers import Reply
+from bot.language import DEFAULT, SUPPORTED
+
+
+def language_of(tracker: Tracker) -> str:
+    value = tracker.get_slot("language")
+    return value if value in SUPPORTED else DEFAULT
+
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    """Text (with buttons) for every channel, then the machine-readable payload for the widget and tests."""
+    dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None)
+    dispatcher.utter_message(json_message=reply.custom)

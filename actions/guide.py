@@ -1,0 +1,60 @@
+"""Answers from the service guide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import language_of, send
+from bot.guide import answers
+from bot.guide.loader import default_guide
+
+
+class ActionAnswerGuide(Action):
+    """Answer the section the user asked about, ask which one when two are close, or say it is not covered."""
+
+    def name(self) -> str:
+        return "action_answer_guide"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        guide = default_guide()
+        lang = language_of(tracker)
+        latest = tracker.latest_message or {}
+        chosen = next(tracker.get_latest_entity_values("section"), None)
+        if chosen in guide.sections:  # a button of a previous choice names its section
+            decision = answers.Decision("answer", (chosen,))
+        else:
+            decision = answers.decide(answers.ranking_from_parse(latest), set(guide.sections))
+        if decision.kind == "answer":
+            section = guide.sections[decision.sections[0]]
+            send(dispatcher, answers.answer(guide, section, lang))
+            return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id)]
+        if decision.kind == "clarify":
+            send(dispatcher, answers.clarify(guide, decision.sections, lang))
+            return []
+        send(dispatcher, answers.not_covered(lang))
+        return []
+
+
+class ActionFallback(Action):
+    """The bot did not understand: first offer the closest guide sections, the second time in a row offer a person."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        guide = default_guide()
+        lang = language_of(tracker)
+        failures = int(tracker.get_slot("fallback_count") or 0) + 1
+        ranking = answers.ranking_from_parse(tracker.latest_message or {})
+        options = answers.clarify_options(ranking) if ranking and ranking[0][1] >= answers.CLARIFY_CONFIDENCE else ()
+        if failures >= 2:
+            send(dispatcher, answers.not_covered(lang))
+        elif options:
+            send(dispatcher, answers.clarify(guide, options, lang))
+        else:
+            send(dispatcher, answers.rephrase(lang))
+        return [SlotSet("fallback_count", failures)]

@@ -1,0 +1,42 @@
+"""Which language a message is written in: the assistant answers in the language it was asked in.
+
+Mixed messages are common ("申请Z visa 需要什么材料?"): Chinese applicants borrow English terms, so a few Chinese
+characters outweigh a few English words. Two Chinese characters count roughly as one English word.
+"""
+
+from __future__ import annotations
+
+import re
+
+SUPPORTED = ("en", "zh")
+DEFAULT = "en"
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]{2,}")
+
+
+def detect_language(text: str) -> str | None:
+    """`zh`, `en`, or None when the text carries no language (digits, emoji, punctuation, a payload)."""
+    if not text or text.startswith("/"):
+        return None
+    cjk = len(_CJK.findall(text))
+    latin_words = len(_LATIN_WORD.findall(text))
+    if cjk == 0 and latin_words == 0:
+        return None
+    if cjk >= 2 and cjk / 2 >= latin_words:
+        return "zh"
+    if latin_words == 0:
+        return "zh"
+    return "en"
+
+
+def normalize_language(value: object) -> str | None:
+    """Accept `zh`, `zh-CN`, `中文`, `en-US`, `English`…; anything else is None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    if value.startswith("zh") or value in ("中文", "chinese", "cn"):
+        return "zh"
+    if value.startswith("en") or value in ("英文", "english"):
+        return "en"
+    return None

@@ -1,0 +1,1 @@
+"""Rasa NLU graph components of the project (registered with Rasa's default recipe on import)."""

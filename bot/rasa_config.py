@@ -1,0 +1,49 @@
+"""The Rasa server's endpoints, derived from settings (one source of truth for URLs and stores)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from bot.settings import PROJECT_ROOT, Settings
+
+COMMITTED_ENDPOINTS = PROJECT_ROOT / "endpoints.yml"
+
+
+def endpoints(settings: Settings) -> dict[str, Any]:
+    """Actions URL, our windowed SQL tracker store (URL read from TRACKER_STORE_URL by the store itself), and a
+    Redis lock store when REDIS_URL is set (needed to run several Rasa servers side by side)."""
+    data: dict[str, Any] = {
+        "action_endpoint": {"url": settings.action_endpoint},
+        "tracker_store": {"type": "bot.rasa_stores.WindowedSQLTrackerStore"},
+        "lock_store": {"type": "in_memory"},
+    }
+    if settings.redis_url:
+        url = urlsplit(settings.redis_url)
+        lock: dict[str, Any] = {"type": "redis", "url": url.hostname or "127.0.0.1", "port": url.port or 6379}
+        lock["db"] = int(url.path.lstrip("/") or 1)
+        if url.password:
+            lock["password"] = url.password
+        lock["key_prefix"] = "etownlock"
+        data["lock_store"] = lock
+    return data
+
+
+def write_runtime_endpoints(settings: Settings) -> Path:
+    path = settings.var_dir / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Rendered from settings by `python -m bot run`; edit the environment, not this file.\n"
+        + yaml.safe_dump(endpoints(settings), sort_keys=True)
+    )
+    return path
+
+
+def rasa_token(settings: Settings) -> str:
+    """Token for Rasa's HTTP API (tracker events for pause/resume), derived from SECRET_KEY."""
+    import hashlib
+
+    return hashlib.sha256(("rasa-api:" + settings.secret_key).encode()).hexdigest()[:40]
