@@ -1,0 +1,126 @@
+"""Command line: `python -m bot <command>`. Each command delegates to the module that does the job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _guide_check(args: argparse.Namespace) -> int:
+    from bot.guide.loader import GuideError, load_guide
+
+    try:
+        guide = load_guide(partial=args.partial)
+    except GuideError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    counts = {lang: sum(len(s.examples[lang]) for s in guide.sections.values()) for lang in ("en", "zh")}
+    print(f"knowledge/ OK: {len(guide.sections)} sections, examples en={counts['en']} zh={counts['zh']}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from bot.generate import stale_generated, write_generated
+    from bot.guide.loader import GuideError
+    from bot.settings import PROJECT_ROOT
+
+    try:
+        if args.check:
+            stale = stale_generated()
+            if stale:
+                names = ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in stale)
+                print(f"generated files are stale: {names}\nrun `make generate` and commit the result", file=sys.stderr)
+                return 1
+            print("generated files are up to date")
+            return 0
+        changed = write_generated()
+    except GuideError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for path in changed:
+        print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+    if not changed:
+        print("generated files are up to date")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from bot.training import train
+
+    return train(force=args.force)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.db.migrate import upgrade
+    from bot.settings import load_settings
+
+    upgrade(args.url or load_settings().database_url)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.settings import load_settings
+    from bot.supervisor import run
+
+    return run(load_settings())
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    from bot.gateway.app import run
+    from bot.settings import load_settings
+
+    run(load_settings())
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from bot.evaluation.run import main as evaluate
+
+    return evaluate(args.questions, fail_below=args.fail_below)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from bot.evaluation.bench import main as bench
+
+    return bench(args)
+
+
+def _rasa_checks(args: argparse.Namespace) -> int:
+    from bot.evaluation.rasa_checks import main as rasa_checks
+
+    return rasa_checks()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("guide-check", help="validate knowledge/")
+    check.add_argument("--partial", action="store_true", help="skip checks that need every section")
+    check.set_defaults(func=_guide_check)
+    generate = sub.add_parser("generate", help="build training data and patterns from knowledge/")
+    generate.add_argument("--check", action="store_true", help="fail if committed generated files are stale")
+    generate.set_defaults(func=_generate)
+    train = sub.add_parser("train", help="train the model if its inputs changed")
+    train.add_argument("--force", action="store_true")
+    train.set_defaults(func=_train)
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--url", help="database URL (default: DATABASE_URL)")
+    migrate.set_defaults(func=_migrate)
+    sub.add_parser("run", help="start rasa, actions and gateway").set_defaults(func=_run)
+    sub.add_parser("gateway", help="start only the gateway").set_defaults(func=_gateway)
+    evaluate = sub.add_parser("eval", help="answer-quality evaluation on held-out questions")
+    evaluate.add_argument("--questions", default="tests/eval/questions.yml")
+    evaluate.add_argument("--fail-below", type=float, default=None, help="exit 1 below this section accuracy")
+    evaluate.set_defaults(func=_eval)
+    bench = sub.add_parser("bench", help="latency and throughput: full path vs raw Rasa REST")
+    bench.add_argument("--turns", type=int, default=200, help="length of the long conversation")
+    bench.add_argument("--seconds", type=float, default=20, help="duration of each throughput run")
+    bench.add_argument("--no-baseline", action="store_true", help="skip the stock `rasa init` baseline")
+    bench.set_defaults(func=_bench)
+    sub.add_parser("rasa-checks", help="rasa data validate and rasa test").set_defaults(func=_rasa_checks)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

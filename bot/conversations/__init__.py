@@ -1,0 +1,1 @@
+"""Conversations and their transcript: the gateway's record of everything said, stored before it is acknowledged."""

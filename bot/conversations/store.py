@@ -1,0 +1,204 @@
+"""Transcript storage. Synchronous on purpose: the gateway calls it through `asyncio.to_thread`, the action
+server and the CLI call it directly, and tests pass a throwaway database."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import Database
+from bot.db.models import Conversation, Message, utcnow
+
+ID_BYTES = 24
+
+
+def new_conversation_id() -> str:
+    return secrets.token_hex(ID_BYTES)
+
+
+def valid_conversation_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 2 * ID_BYTES and all(c in "0123456789abcdef" for c in value)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A transcript entry as clients see it."""
+
+    seq: int
+    role: str
+    text: str
+    payload: dict[str, Any] | None
+    created_at: datetime
+    client_id: str | None = None
+
+    def as_wire(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "role": self.role,
+            "text": self.text,
+            "at": self.created_at.isoformat(),
+        }
+        if self.payload:
+            data.update(self.payload)
+        if self.client_id:
+            data["id"] = self.client_id
+        return data
+
+
+def _stored(message: Message) -> StoredMessage:
+    return StoredMessage(
+        seq=message.id,
+        role=message.role,
+        text=message.text,
+        payload=message.payload,
+        created_at=message.created_at,
+        client_id=message.client_id,
+    )
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    id: str
+    state: str
+    language_choice: str | None
+    language: str | None
+    created: bool
+
+
+def open_conversation(db: Database, conversation_id: str | None, channel: str = "web") -> ConversationInfo:
+    """Resume a conversation by id, or start a new one (an unknown or malformed id also starts a new one)."""
+    with db.transaction() as session:
+        if valid_conversation_id(conversation_id):
+            existing = session.get(Conversation, conversation_id)
+            if existing is not None:
+                return ConversationInfo(existing.id, existing.state, existing.language_choice, existing.language, False)
+        conversation = Conversation(id=new_conversation_id(), channel=channel, state="bot")
+        session.add(conversation)
+        session.flush()
+        return ConversationInfo(conversation.id, conversation.state, None, None, True)
+
+
+def get_conversation(db: Database, conversation_id: str) -> ConversationInfo | None:
+    with db.transaction() as session:
+        found = session.get(Conversation, conversation_id)
+        if found is None:
+            return None
+        return ConversationInfo(found.id, found.state, found.language_choice, found.language, False)
+
+
+def record_user_message(
+    db: Database, conversation_id: str, text: str, client_id: str | None, payload: dict[str, Any] | None = None
+) -> tuple[StoredMessage, bool]:
+    """Store a user message; returns (message, is_new). A repeated client id returns the stored original."""
+    try:
+        with db.transaction() as session:
+            message = Message(
+                conversation_id=conversation_id, role="user", client_id=client_id, text=text, payload=payload
+            )
+            session.add(message)
+            session.flush()
+            return _stored(message), True
+    except IntegrityError:
+        if client_id is None:
+            raise
+        with db.transaction() as session:
+            original = session.execute(
+                sa.select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+            ).scalar_one()
+            return _stored(original), False
+
+
+def record_messages(
+    db: Database, conversation_id: str, role: str, items: list[tuple[str, dict[str, Any] | None]]
+) -> list[StoredMessage]:
+    """Store bot/staff/system messages (text, payload) in one transaction."""
+    with db.transaction() as session:
+        rows = [
+            Message(conversation_id=conversation_id, role=role, text=text, payload=payload) for text, payload in items
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [_stored(row) for row in rows]
+
+
+def record_replies(
+    db: Database, conversation_id: str, user_seq: int, role: str, items: list[tuple[str, dict[str, Any] | None]]
+) -> list[StoredMessage]:
+    """Store the answers to a user message and mark it delivered, atomically: a crash leaves either both or
+    neither, so a retry never answers twice and an answer is never lost."""
+    with db.transaction() as session:
+        rows = [
+            Message(conversation_id=conversation_id, role=role, text=text, payload=payload) for text, payload in items
+        ]
+        session.add_all(rows)
+        session.execute(sa.update(Message).where(Message.id == user_seq).values(delivered_at=utcnow()))
+        session.flush()
+        return [_stored(row) for row in rows]
+
+
+def mark_delivered(db: Database, message_seq: int) -> None:
+    with db.transaction() as session:
+        session.execute(sa.update(Message).where(Message.id == message_seq).values(delivered_at=utcnow()))
+
+
+def is_delivered(db: Database, message_seq: int) -> bool:
+    with db.transaction() as session:
+        value = session.execute(sa.select(Message.delivered_at).where(Message.id == message_seq)).scalar_one_or_none()
+        return value is not None
+
+
+def undelivered_user_messages(db: Database, limit: int = 50) -> list[tuple[str, StoredMessage]]:
+    """User messages nobody has answered yet (the bot was down), oldest first."""
+    with db.transaction() as session:
+        rows = session.execute(
+            sa.select(Message)
+            .where(Message.role == "user", Message.delivered_at.is_(None))
+            .order_by(Message.id)
+            .limit(limit)
+        ).scalars()
+        return [(row.conversation_id, _stored(row)) for row in rows]
+
+
+def history(db: Database, conversation_id: str, after_seq: int = 0, limit: int = 500) -> list[StoredMessage]:
+    """The transcript after `after_seq`, oldest first (the latest `limit` entries if it is longer)."""
+    with db.transaction() as session:
+        rows = session.execute(
+            sa.select(Message)
+            .where(Message.conversation_id == conversation_id, Message.id > after_seq)
+            .order_by(Message.id.desc())
+            .limit(limit)
+        ).scalars()
+        return [_stored(row) for row in reversed(list(rows))]
+
+
+def offered_payloads(db: Database, conversation_id: str, recent: int = 30) -> set[str]:
+    """Button payloads the bot offered in its recent messages: the only `/...` input allowed to reach Rasa."""
+    with db.transaction() as session:
+        payloads = session.execute(
+            sa.select(Message.payload)
+            .where(Message.conversation_id == conversation_id, Message.role == "bot", Message.payload.is_not(None))
+            .order_by(Message.id.desc())
+            .limit(recent)
+        ).scalars()
+        return {
+            button["payload"]
+            for payload in payloads
+            for button in (payload or {}).get("buttons", [])
+            if isinstance(button, dict) and isinstance(button.get("payload"), str)
+        }
+
+
+def set_language(db: Database, conversation_id: str, *, choice: str | None = None, current: str | None = None) -> None:
+    values: dict[str, Any] = {}
+    if choice is not None:
+        values["language_choice"] = choice or None
+    if current is not None:
+        values["language"] = current
+    if values:
+        with db.transaction() as session:
+            session.execute(sa.update(Conversation).where(Conversation.id == conversation_id).values(**values))

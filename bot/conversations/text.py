@@ -1,0 +1,34 @@
+"""Checks on text a person typed, before it is stored or forwarded. Stored text is kept as typed (minus
+invisible control characters); it is always rendered as text, never as HTML, wherever it is shown."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class TextRejected(ValueError):
+    """The text cannot be accepted; `code` is machine-readable, the message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def clean_text(raw: object, max_chars: int) -> str:
+    """Normalise line ends, drop control characters, trim; reject non-text, empty and over-long input."""
+    if not isinstance(raw, str):
+        raise TextRejected("bad_type", "Message text must be a string.")
+    text = _CONTROL.sub("", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if not text:
+        raise TextRejected("empty", "The message is empty.")
+    if len(text) > max_chars:
+        raise TextRejected("too_long", f"The message is too long ({len(text)} characters; the limit is {max_chars}).")
+    return text
+
+
+def has_words(text: str) -> bool:
+    """False for messages made only of emoji, punctuation, symbols or spaces."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)

@@ -1,0 +1,74 @@
+"""Application factory of the gateway: `create_app(settings)`; resources open and close in cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from bot.db import Database
+from bot.gateway import health, middleware, pages, ws
+from bot.gateway.chat import ChatService
+from bot.gateway.hub import Hub
+from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
+from bot.gateway.metrics import Metrics
+from bot.gateway.rasa_client import RasaClient
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+RETRY_INTERVAL_S = 5.0
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[DB] = Database(settings.database_url)
+    app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+    app[RASA] = RasaClient(app[HTTP], settings.rasa_url)
+    app[HUB] = Hub()
+    app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
+    yield
+    await app[CHAT].close()
+    await app[HUB].close()
+    await app[HTTP].close()
+    app[DB].dispose()
+
+
+async def _retry_loop(app: web.Application) -> AsyncIterator[None]:
+    """Messages stored while Rasa was down are delivered when it is back (also after a gateway restart)."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await app[CHAT].retry_undelivered()
+            except Exception:
+                log.exception("retrying undelivered messages failed")
+            await asyncio.sleep(RETRY_INTERVAL_S)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.Application:
+    app = web.Application(middlewares=[middleware.errors, middleware.security_headers], client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_resources)
+    if retry_in_background:
+        app.cleanup_ctx.append(_retry_loop)
+    for module in (pages, health, ws):
+        app.router.add_routes(module.routes)
+    return app
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s gateway %(levelname)s %(name)s: %(message)s")
+    web.run_app(
+        create_app(settings), host=settings.gateway_host, port=settings.gateway_port, print=None, access_log=None
+    )

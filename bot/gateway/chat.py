@@ -1,0 +1,215 @@
+"""The conversation router, independent of transport (WebSocket, socket.io, HTTP).
+
+A user message is stored first, acknowledged, then delivered: to Rasa while the bot is in charge. Replies are
+stored in the same transaction that marks the user message delivered, then published to every open
+connection of the conversation. A message that could not be delivered (Rasa down) stays undelivered and is
+retried in order by a background task, so a restart of any process loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from bot.conversations import store
+from bot.conversations.store import ConversationInfo, StoredMessage
+from bot.conversations.text import TextRejected, clean_text
+from bot.db import Database
+from bot.gateway.hub import Hub
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable, bot_items
+from bot.language import detect_language, normalize_language
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BOT_STATES = ("bot", "resolved")
+_LANG_COMMAND = re.compile(r"^/(?:lang|language|语言)\s*(\S*)\s*$", re.IGNORECASE)
+
+UNAVAILABLE = {
+    "en": "The assistant is restarting. Your message is saved and will be answered as soon as it is back.",
+    "zh": "助手正在重启。您的消息已保存，恢复后会立即回复。",
+}
+LANGUAGE_SET = {
+    "en": "From now on I will answer in English.",
+    "zh": "好的，接下来我会用中文回答。",
+}
+LANGUAGE_AUTO = {
+    "en": "I will answer in the language of each message again.",
+    "zh": "好的，我会按照您每条消息使用的语言来回答。",
+}
+LANGUAGE_HELP = {
+    "en": "Use /lang zh for Chinese, /lang en for English, or /lang auto.",
+    "zh": "输入 /lang zh 切换为中文，/lang en 切换为英文，/lang auto 自动识别。",
+}
+
+
+def neutralize(text: str) -> str:
+    """Typed text must never reach Rasa as an intent or entity injection ("/intent{...}"): Rasa treats a
+    leading "/" as a command, so typed text starting with one is sent with a full-width slash instead."""
+    stripped = text.lstrip()
+    if stripped.startswith("/"):
+        return "／" + stripped[1:]
+    return text
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Outcome of accepting input: the stored message and whether it was new (not a resend)."""
+
+    message: StoredMessage
+    is_new: bool
+
+
+class ChatService:
+    def __init__(self, db: Database, rasa: RasaClient, hub: Hub, settings: Settings) -> None:
+        self.db = db
+        self.rasa = rasa
+        self.hub = hub
+        self.settings = settings
+        # One lock per conversation keeps its turns in order; unused locks disappear with their last user.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- conversations -------------------------------------------------------------------------------
+
+    async def open(self, conversation_id: str | None, channel: str = "web") -> ConversationInfo:
+        return await asyncio.to_thread(store.open_conversation, self.db, conversation_id, channel)
+
+    async def history(self, conversation_id: str, after_seq: int = 0) -> list[StoredMessage]:
+        return await asyncio.to_thread(store.history, self.db, conversation_id, after_seq)
+
+    async def set_language_choice(self, conversation_id: str, language: str | None) -> None:
+        await asyncio.to_thread(store.set_language, self.db, conversation_id, choice=language or "")
+
+    # -- input ---------------------------------------------------------------------------------------
+
+    async def accept_text(self, conversation: ConversationInfo, raw: object, client_id: str | None) -> Accepted:
+        """Validate and store typed text. Commands (/lang) are answered here and never reach Rasa."""
+        text = clean_text(raw, self.settings.max_message_chars)
+        message, is_new = await asyncio.to_thread(store.record_user_message, self.db, conversation.id, text, client_id)
+        if is_new:
+            await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
+        return Accepted(message, is_new)
+
+    async def accept_button(
+        self, conversation: ConversationInfo, payload: object, title: object, client_id: str | None
+    ) -> Accepted:
+        """Only payloads of buttons the bot offered in this conversation are accepted."""
+        if not isinstance(payload, str) or not payload.startswith("/"):
+            raise TextRejected("bad_payload", "This button is not valid.")
+        offered = await asyncio.to_thread(store.offered_payloads, self.db, conversation.id)
+        if payload not in offered:
+            raise TextRejected("not_offered", "This button was not offered in this conversation.")
+        label = title if isinstance(title, str) and title.strip() else payload
+        label = clean_text(label, self.settings.max_message_chars)
+        message, is_new = await asyncio.to_thread(
+            store.record_user_message, self.db, conversation.id, label, client_id, {"button": payload}
+        )
+        if is_new:
+            await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
+        return Accepted(message, is_new)
+
+    # -- delivery ------------------------------------------------------------------------------------
+
+    def deliver_soon(self, conversation_id: str, message: StoredMessage) -> None:
+        """Deliver in the background (in order per conversation), so acknowledgements are never delayed."""
+        task = asyncio.create_task(self.deliver(conversation_id, message, first_attempt=True))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
+
+    async def deliver(self, conversation_id: str, message: StoredMessage, first_attempt: bool = False) -> bool:
+        """Hand one stored user message to whoever is in charge; True once it has been delivered."""
+        async with self._lock(conversation_id):
+            if await asyncio.to_thread(store.is_delivered, self.db, message.seq):
+                return True
+            conversation = await asyncio.to_thread(store.get_conversation, self.db, conversation_id)
+            if conversation is None:
+                return False
+            command = await self._command(conversation, message)
+            if command is not None:
+                await self._reply(conversation_id, message.seq, command)
+                return True
+            return await self._deliver_to_bot(conversation, message, first_attempt)
+
+    async def _deliver_to_bot(
+        self, conversation: ConversationInfo, message: StoredMessage, first_attempt: bool
+    ) -> bool:
+        button = (message.payload or {}).get("button")
+        text = button if isinstance(button, str) else neutralize(message.text)
+        metadata: dict[str, Any] = {}
+        if conversation.language_choice:
+            metadata["language"] = conversation.language_choice
+        await self.hub.publish(conversation.id, {"type": "typing", "role": "bot", "active": True})
+        try:
+            replies = await self.rasa.send(conversation.id, text, metadata)
+        except RasaUnavailable as exc:
+            log.warning("rasa unavailable for %s: %s", conversation.id[:8], exc)
+            await self.hub.publish(conversation.id, {"type": "typing", "role": "bot", "active": False})
+            if first_attempt:
+                language = (
+                    conversation.language_choice or detect_language(message.text) or conversation.language or "en"
+                )
+                await self.hub.publish(
+                    conversation.id,
+                    {"type": "notice", "code": "bot_unavailable", "text": UNAVAILABLE[language], "seq": message.seq},
+                )
+            return False
+        await self._reply(conversation.id, message.seq, bot_items(replies))
+        return True
+
+    async def _reply(self, conversation_id: str, user_seq: int, items: list[tuple[str, dict[str, Any] | None]]) -> None:
+        stored = await asyncio.to_thread(store.record_replies, self.db, conversation_id, user_seq, "bot", items)
+        await self.hub.publish(conversation_id, {"type": "typing", "role": "bot", "active": False})
+        for reply in stored:
+            await self.hub.publish(conversation_id, {"type": "message", **reply.as_wire()})
+
+    async def _command(
+        self, conversation: ConversationInfo, message: StoredMessage
+    ) -> list[tuple[str, dict[str, Any] | None]] | None:
+        """Gateway commands typed by the user; None when the message is not a command."""
+        if (message.payload or {}).get("button"):
+            return None
+        match = _LANG_COMMAND.match(message.text.strip())
+        if not match:
+            return None
+        wanted = match.group(1).lower()
+        current = conversation.language_choice or conversation.language or detect_language(message.text) or "en"
+        if wanted in ("auto", "自动"):
+            await self.set_language_choice(conversation.id, None)
+            return [(LANGUAGE_AUTO[current], {"custom": {"type": "language", "lang": None}})]
+        language = normalize_language(wanted)
+        if language is None:
+            return [(LANGUAGE_HELP[current], None)]
+        await self.set_language_choice(conversation.id, language)
+        return [(LANGUAGE_SET[language], {"custom": {"type": "language", "lang": language}})]
+
+    async def retry_undelivered(self) -> int:
+        """Deliver what is still waiting (oldest first); stops at a conversation's first failure."""
+        delivered = 0
+        blocked: set[str] = set()
+        for conversation_id, message in await asyncio.to_thread(store.undelivered_user_messages, self.db):
+            if conversation_id in blocked:
+                continue
+            if await self.deliver(conversation_id, message):
+                delivered += 1
+            else:
+                blocked.add(conversation_id)
+        return delivered
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+__all__ = ["Accepted", "ChatService", "TextRejected", "neutralize"]

@@ -1,0 +1,21 @@
+"""Typed application state of the gateway."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from bot.db import Database
+from bot.gateway.chat import ChatService
+from bot.gateway.hub import Hub
+from bot.gateway.metrics import Metrics
+from bot.gateway.rasa_client import RasaClient
+from bot.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+RASA = web.AppKey("rasa", RasaClient)
+HUB = web.AppKey("hub", Hub)
+CHAT = web.AppKey("chat", ChatService)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,62 @@
+"""Talks to the Rasa server over its REST channel only; the gateway never reaches into Rasa internals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not answer (down, restarting, overloaded); the user's message stays stored for a retry."""
+
+
+class RasaClient:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout_s: float = 30.0) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One user turn; returns Rasa's bot messages (text, buttons, custom…) in order."""
+        body = {"sender": sender, "message": text, "metadata": metadata or {}}
+        try:
+            async with self._session.post(
+                f"{self._base}/webhooks/rest/webhook", json=body, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RasaUnavailable(str(exc) or exc.__class__.__name__) from exc
+        if not isinstance(data, list):
+            raise RasaUnavailable("Rasa answered with something other than a list of messages")
+        return [item for item in data if isinstance(item, dict)]
+
+    async def healthy(self) -> bool:
+        try:
+            async with self._session.get(f"{self._base}/", timeout=aiohttp.ClientTimeout(total=3)) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+
+def bot_items(rasa_messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any] | None]]:
+    """Rasa REST output → transcript entries (text, payload). Buttons and custom payloads stay structured."""
+    items: list[tuple[str, dict[str, Any] | None]] = []
+    for message in rasa_messages:
+        payload: dict[str, Any] = {}
+        if isinstance(message.get("buttons"), list):
+            payload["buttons"] = [
+                {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                for b in message["buttons"]
+                if isinstance(b, dict)
+            ]
+        if isinstance(message.get("custom"), dict):
+            payload["custom"] = message["custom"]
+        if message.get("image"):
+            payload["image"] = str(message["image"])
+        text = message.get("text") if isinstance(message.get("text"), str) else ""
+        if text or payload:
+            items.append((text, payload or None))
+    return items

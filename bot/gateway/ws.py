@@ -1,0 +1,220 @@
+"""WebSocket chat protocol between a browser (widget or chat page) and the gateway.
+
+Client → server frames (JSON objects):
+  {"type": "hello", "conversation": <id|null>, "after": <last seq seen>}       first frame; resumes or starts
+  {"type": "message", "id": <client id>, "text": "..."}                       typed text
+  {"type": "button", "id": <client id>, "payload": "/...", "title": "..."}    a button the bot offered
+  {"type": "set_language", "lang": "en"|"zh"|null}                            explicit language choice
+  {"type": "ping"}
+Server → client frames:
+  {"type": "welcome", "conversation", "state", "language", "history": [...]}
+  {"type": "ack", "id", "seq", "duplicate"}       the message is stored (sent only after the commit)
+  {"type": "message", "seq", "role", "text", "buttons"?, "custom"?, "id"?}
+  {"type": "typing", "role", "active"}  {"type": "notice", "code", "text"}  {"type": "error", "code", "message", "id"?}
+A resend of a message with the same client id is acknowledged again and never stored or answered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.conversations.store import ConversationInfo
+from bot.conversations.text import TextRejected
+from bot.gateway.chat import ChatService
+from bot.gateway.keys import CHAT, SETTINGS
+from bot.gateway.ratelimit import TokenBucket
+from bot.language import normalize_language
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+MAX_FRAME_BYTES = 256 * 1024
+HELLO_TIMEOUT_S = 15
+MAX_CLIENT_ID = 64
+
+
+class ProtocolError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """Browsers always send Origin on WebSocket upgrades; other clients may omit it."""
+    if not origin:
+        return True
+    return "*" in allowed or origin.rstrip("/") in allowed
+
+
+def parse_frame(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError("bad_encoding", "Frames must be UTF-8 text.") from exc
+    try:
+        frame = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError("bad_json", "Frames must be JSON objects.") from exc
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise ProtocolError("bad_frame", 'A frame needs a "type".')
+    return frame
+
+
+def client_id_of(frame: dict[str, Any]) -> str | None:
+    value = frame.get("id")
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or len(str(value)) > MAX_CLIENT_ID:
+        raise ProtocolError("bad_id", f'"id" must be a string of at most {MAX_CLIENT_ID} characters.')
+    return str(value)
+
+
+class ChatConnection:
+    """One browser connection: reads frames, writes events of its conversation."""
+
+    def __init__(self, ws: web.WebSocketResponse, chat: ChatService, per_minute: int) -> None:
+        self.ws = ws
+        self.chat = chat
+        self.bucket = TokenBucket(per_minute=per_minute, burst=max(3, per_minute // 4))
+        self.conversation: ConversationInfo | None = None
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            await self.ws.send_str(json.dumps(frame, ensure_ascii=False, default=str))
+
+    async def error(self, code: str, message: str, client_id: str | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if client_id is not None:
+            frame["id"] = client_id
+        await self.send(frame)
+
+    async def run(self) -> None:
+        hello = await self._await_hello()
+        if hello is None:
+            return
+        after = hello.get("after") if isinstance(hello.get("after"), int) else 0
+        self.conversation = await self.chat.open(hello.get("conversation"))
+        topic = self.conversation.id
+        queue = self.chat.hub.subscribe(topic)
+        writer = asyncio.create_task(self._write_events(queue))
+        try:
+            history = await self.chat.history(topic, after_seq=max(0, after))
+            await self.send(
+                {
+                    "type": "welcome",
+                    "conversation": topic,
+                    "state": self.conversation.state,
+                    "language": self.conversation.language_choice,
+                    "history": [m.as_wire() for m in history],
+                }
+            )
+            async for raw in self.ws:
+                if raw.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await self._handle(raw.data)
+                elif raw.type == WSMsgType.ERROR:
+                    break
+        finally:
+            writer.cancel()
+            self.chat.hub.unsubscribe(topic, queue)
+
+    async def _await_hello(self) -> dict[str, Any] | None:
+        while True:
+            try:
+                raw = await self.ws.receive(timeout=HELLO_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                await self.ws.close(code=4000, message=b"hello expected")
+                return None
+            if raw.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                return None
+            try:
+                frame = parse_frame(raw.data)
+            except ProtocolError as exc:
+                await self.error(exc.code, str(exc))
+                continue
+            if frame["type"] == "hello":
+                return frame
+            await self.error("hello_expected", 'Send {"type": "hello"} first.')
+
+    async def _write_events(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                await self.send(event)
+            except ConnectionError:
+                return
+
+    async def _handle(self, data: Any) -> None:
+        client_id = None
+        try:
+            frame = parse_frame(data)
+            client_id = client_id_of(frame)
+            kind = frame["type"]
+            if kind == "ping":
+                await self.send({"type": "pong"})
+            elif kind == "message":
+                await self._message(frame, client_id)
+            elif kind == "button":
+                await self._button(frame, client_id)
+            elif kind == "set_language":
+                await self._set_language(frame)
+            elif kind == "hello":
+                await self.error("already_open", "This connection already has a conversation.", client_id)
+            else:
+                await self.error("unknown_type", f"Unknown frame type {kind[:40]!r}.", client_id)
+        except ProtocolError as exc:
+            await self.error(exc.code, str(exc), client_id)
+        except TextRejected as exc:
+            await self.error(exc.code, str(exc), client_id)
+
+    def _check_rate(self) -> None:
+        wait = self.bucket.take()
+        if wait > 0:
+            raise ProtocolError("rate_limited", f"Too many messages; please wait {int(wait) + 1} seconds and resend.")
+
+    async def _message(self, frame: dict[str, Any], client_id: str | None) -> None:
+        assert self.conversation is not None
+        self._check_rate()
+        accepted = await self.chat.accept_text(self.conversation, frame.get("text"), client_id)
+        await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
+        self.chat.deliver_soon(self.conversation.id, accepted.message)
+
+    async def _button(self, frame: dict[str, Any], client_id: str | None) -> None:
+        assert self.conversation is not None
+        self._check_rate()
+        accepted = await self.chat.accept_button(self.conversation, frame.get("payload"), frame.get("title"), client_id)
+        await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
+        self.chat.deliver_soon(self.conversation.id, accepted.message)
+
+    async def _ack(self, seq: int, client_id: str | None, duplicate: bool) -> None:
+        await self.send({"type": "ack", "id": client_id, "seq": seq, "duplicate": duplicate})
+
+    async def _set_language(self, frame: dict[str, Any]) -> None:
+        assert self.conversation is not None
+        raw = frame.get("lang")
+        language = normalize_language(raw)
+        if raw is not None and language is None:
+            raise ProtocolError("bad_language", 'lang must be "en", "zh" or null.')
+        await self.chat.set_language_choice(self.conversation.id, language)
+        self.conversation = await self.chat.open(self.conversation.id)
+        await self.send({"type": "language", "lang": language})
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    if not origin_allowed(request.headers.get("Origin"), settings.allowed_origins):
+        return web.json_response({"error": "origin_not_allowed"}, status=403)
+    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+    connection = ChatConnection(ws, request.app[CHAT], settings.messages_per_minute)
+    try:
+        await connection.run()
+    except ConnectionError:
+        pass
+    return ws
