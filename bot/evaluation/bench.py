@@ -1,0 +1,356 @@
+"""`make bench`: latency and throughput of a turn, full path against raw Rasa, measured side by side.
+
+Paths measured in the same run, on the same trained model:
+- full:      WebSocket → gateway (stores, forwards) → Rasa → action server → back over the WebSocket;
+- rasa-rest: Rasa's REST channel of the same server directly (what a turn costs without the gateway);
+- baseline:  a stock `rasa init` assistant (default pipeline and policies, in-memory tracker store, one process),
+             trained once and cached in var/bench-baseline/ — the "raw Rasa" of DESIGN.md (skip with --no-baseline).
+Printed: p50/p95/p99 per turn; turns/s with 1 and 20 concurrent conversations; latency around turns 5, 50 and 200
+of one long conversation; p50/p99 under a steady open-loop 5 turns/s; resident memory of each process.
+It prints figures and ratios; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import aiohttp
+
+from bot.evaluation.questions import load_questions
+from bot.settings import PROJECT_ROOT
+
+Turn = Callable[[str], Awaitable[None]]
+BASELINE_DIR = PROJECT_ROOT / "var" / "bench-baseline"
+
+
+def questions() -> list[str]:
+    pool = [q.text for q in load_questions(PROJECT_ROOT / "tests/eval/questions.yml") if q.covered]
+    return pool[::7][:40] + ["hello", "你好", "thanks", "谢谢"]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def ms(values: list[float]) -> str:
+    p50, p95, p99 = (percentile(values, p) * 1000 for p in (50, 95, 99))
+    return f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms  (n={len(values)})"
+
+
+class RestConversation:
+    """One conversation over Rasa's REST channel."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url.rstrip("/") + "/webhooks/rest/webhook"
+        self.sender = "bench-" + uuid.uuid4().hex
+
+    async def turn(self, text: str) -> None:
+        async with self.session.post(self.url, json={"sender": self.sender, "message": text}) as response:
+            response.raise_for_status()
+            await response.read()
+
+    async def close(self) -> None:
+        return None
+
+
+class SocketConversation:
+    """One conversation over the gateway's WebSocket; a turn ends when the bot stops typing."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url.rstrip("/") + "/ws"
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.count = 0
+
+    async def open(self) -> SocketConversation:
+        self.ws = await self.session.ws_connect(self.url, max_msg_size=0)
+        await self.ws.send_json({"type": "hello"})
+        await self._until(lambda f: f["type"] == "welcome")
+        return self
+
+    async def _until(self, done: Callable[[dict], bool]) -> None:  # type: ignore[type-arg]
+        assert self.ws is not None
+        while True:
+            frame = json.loads((await self.ws.receive()).data)
+            if done(frame):
+                return
+
+    async def turn(self, text: str) -> None:
+        assert self.ws is not None
+        self.count += 1
+        await self.ws.send_json({"type": "message", "id": f"b{self.count}", "text": text})
+        seen_bot = False
+
+        def done(frame: dict) -> bool:  # type: ignore[type-arg]
+            nonlocal seen_bot
+            if frame["type"] == "message" and frame.get("role") == "bot":
+                seen_bot = True
+            return seen_bot and frame["type"] == "typing" and not frame["active"]
+
+        await self._until(done)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+async def new_conversation(kind: str, session: aiohttp.ClientSession, url: str):  # type: ignore[no-untyped-def]
+    if kind == "full":
+        return await SocketConversation(session, url).open()
+    return RestConversation(session, url)
+
+
+async def sequential(kind: str, url: str, texts: list[str], turns: int) -> list[float]:
+    async with aiohttp.ClientSession() as session:
+        latencies = []
+        for i in range(turns):
+            conversation = await new_conversation(kind, session, url)
+            start = time.perf_counter()
+            await conversation.turn(texts[i % len(texts)])
+            latencies.append(time.perf_counter() - start)
+            await conversation.close()
+        return latencies
+
+
+async def closed_loop(kind: str, url: str, texts: list[str], users: int, seconds: float) -> tuple[float, list[float]]:
+    """`users` conversations each sending the next turn as soon as the last is answered."""
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=users * 2)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        deadline = time.perf_counter() + seconds
+
+        async def user(n: int) -> None:
+            conversation = await new_conversation(kind, session, url)
+            i = n
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                await conversation.turn(texts[i % len(texts)])
+                latencies.append(time.perf_counter() - start)
+                i += 1
+            await conversation.close()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(user(n) for n in range(users)))
+        elapsed = time.perf_counter() - began
+    return len(latencies) / elapsed, latencies
+
+
+async def open_loop(kind: str, url: str, texts: list[str], rate: float, seconds: float) -> list[float]:
+    """Turns start on a fixed schedule (`rate` per second) whatever the answers do, across 10 conversations."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        conversations = [await new_conversation(kind, session, url) for _ in range(10)]
+        locks = [asyncio.Lock() for _ in conversations]
+        tasks = []
+
+        async def one(i: int, scheduled: float) -> None:
+            async with locks[i % len(conversations)]:
+                await conversations[i % len(conversations)].turn(texts[i % len(texts)])
+            latencies.append(time.perf_counter() - scheduled)
+
+        began = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            scheduled = began + i / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+        for conversation in conversations:
+            await conversation.close()
+    return latencies
+
+
+async def long_conversation(kind: str, url: str, texts: list[str], turns: int) -> dict[int, float]:
+    """Median latency around turns 5, 50 and 200 (±5 turns) of one conversation."""
+    async with aiohttp.ClientSession() as session:
+        conversation = await new_conversation(kind, session, url)
+        latencies = []
+        for i in range(turns):
+            start = time.perf_counter()
+            await conversation.turn(texts[i % len(texts)])
+            latencies.append(time.perf_counter() - start)
+        await conversation.close()
+    marks = [m for m in (5, 50, 200) if m <= turns]
+    return {m: statistics.median(latencies[max(0, m - 6) : m + 5]) for m in marks}
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in out.split()]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def ensure_baseline() -> Path | None:
+    """Train the stock `rasa init` assistant once; its model is cached across runs."""
+    model = BASELINE_DIR / "models" / "baseline.tar.gz"
+    if model.exists():
+        return model
+    rasa = str(Path(sys.executable).with_name("rasa"))
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    print("training the stock `rasa init` baseline once (cached in var/bench-baseline/)…", flush=True)
+    BASELINE_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [rasa, "init", "--no-prompt", "--init-dir", str(BASELINE_DIR)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for old in (BASELINE_DIR / "models").glob("*.tar.gz"):
+        old.unlink()
+    subprocess.run(
+        [rasa, "train", "--fixed-model-name", "baseline"],
+        cwd=BASELINE_DIR,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return model if model.exists() else None
+
+
+class Baseline:
+    """The stock assistant served by `rasa run` on a free port (its own actions are never called)."""
+
+    def __init__(self, model: Path) -> None:
+        from bot.supervisor import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+        self.log = tempfile.NamedTemporaryFile(prefix="baseline-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("rasa")),
+                "run",
+                "--model",
+                str(model),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=BASELINE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        from bot.supervisor import _healthy
+
+        deadline = time.monotonic() + 180
+        while not _healthy(self.url + "/webhooks/rest/"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"baseline rasa did not start; see {self.log.name}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        self.log.close()
+
+
+def main(args: argparse.Namespace) -> int:
+    from bot.supervisor import private_stack
+
+    texts = questions()
+    english = ["hello", "how are you", "I am happy", "great", "bye", "are you a bot?"]
+    seconds = float(args.seconds)
+    baseline_model = None if getattr(args, "no_baseline", False) else ensure_baseline()
+    print(
+        f"bench: {os.cpu_count()} cores, {seconds:.0f} s per throughput run, long conversation of {args.turns} turns\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="etown-bench-") as var_dir, private_stack(Path(var_dir)) as stack:
+        settings = stack.settings
+        paths = {"full": settings.public_url, "rasa-rest": settings.rasa_url}
+
+        async def warm() -> None:
+            for kind, url in paths.items():
+                await sequential(kind, url, texts, 10)
+
+        asyncio.run(warm())
+        print("one turn at a time (fresh conversations)")
+        single = {kind: asyncio.run(sequential(kind, url, texts, 100)) for kind, url in paths.items()}
+        for kind, values in single.items():
+            print(f"  {kind:<10} {ms(values)}")
+        overhead = percentile(single["full"], 50) - percentile(single["rasa-rest"], 50)
+        print(f"  gateway overhead at p50: {overhead * 1000:.1f} ms")
+
+        print("\nsteady open-loop load, 5 turns/s (full path)")
+        print(f"  full       {ms(asyncio.run(open_loop('full', paths['full'], texts, 5.0, seconds)))}")
+
+        print("\nthroughput (closed loop)")
+        rates: dict[str, float] = {}
+        for users in (1, 20):
+            for kind, url in paths.items():
+                rate, latencies = asyncio.run(closed_loop(kind, url, texts, users, seconds))
+                rates[f"{kind}@{users}"] = rate
+                print(f"  {kind:<10} {users:>2} conversations: {rate:6.1f} turns/s   {ms(latencies)}")
+
+        print(f"\none long conversation ({args.turns} turns), median latency around a turn")
+        growth: dict[str, dict[int, float]] = {}
+        for kind, url in paths.items():
+            growth[kind] = asyncio.run(long_conversation(kind, url, texts, args.turns))
+            marks = "   ".join(f"turn {m:>3}: {v * 1000:6.1f} ms" for m, v in growth[kind].items())
+            print(f"  {kind:<10} {marks}")
+        for kind, values in growth.items():
+            if 5 in values and args.turns in values:
+                print(f"  {kind:<10} turn {args.turns} / turn 5 = {values[args.turns] / values[5]:.2f}x")
+
+        print("\nresident memory")
+        for child in stack.processes:
+            if child.process:
+                print(f"  {child.name:<8} {rss_mb(child.process.pid):7.0f} MB")
+
+    if baseline_model is not None:
+        baseline = Baseline(baseline_model)
+        try:
+            print("\nbaseline: stock `rasa init` assistant, one process, REST")
+            base_single = asyncio.run(sequential("rest", baseline.url, english, 100))
+            print(f"  one turn at a time   {ms(base_single)}")
+            base_rate, base_lat = asyncio.run(closed_loop("rest", baseline.url, english, 20, seconds))
+            print(f"  20 conversations:    {base_rate:6.1f} turns/s   {ms(base_lat)}")
+            base_growth = asyncio.run(long_conversation("rest", baseline.url, english, args.turns))
+            print(
+                "  long conversation    "
+                + "   ".join(f"turn {m:>3}: {v * 1000:6.1f} ms" for m, v in base_growth.items())
+            )
+            print(f"  baseline rss         {rss_mb(baseline.process.pid):7.0f} MB")
+            print("\nratios (ours / baseline)")
+            print(f"  saturation throughput, full path: {rates['full@20'] / base_rate:.2f}x")
+            p50_ratio = percentile(single["full"], 50) / percentile(base_single, 50)
+            print(f"  single-turn p50, full path:       {p50_ratio:.2f}x")
+            if args.turns in base_growth and args.turns in growth["full"]:
+                ours = growth["full"][args.turns] / growth["full"][5]
+                theirs = base_growth[args.turns] / base_growth[5]
+                print(f"  growth turn {args.turns}/turn 5: ours {ours:.2f}x, baseline {theirs:.2f}x")
+        finally:
+            baseline.stop()
+    return 0
