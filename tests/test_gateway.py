@@ -281,3 +281,13 @@ def test_store_works_on_both_databases(db: Database) -> None:
     assert store.is_delivered(db, message.seq)
     assert store.offered_payloads(db, conversation.id) == {"/a"}
     assert [m.seq for m in store.history(db, conversation.id)] == [message.seq, replies[0].seq]
+
+
+async def test_a_turn_ends_with_typing_off_after_the_last_reply(gateway, rasa) -> None:
+    rasa.reply = lambda text: [{"text": "one"}, {"text": "two"}]
+    client, _ = await connect(gateway)
+    await client.send({"type": "message", "id": "t", "text": "hi"})
+    ack = await client.next("ack", id="t")
+    done = await client.next("typing", active=False)
+    replies = [f["text"] for f in client.frames if f.get("type") == "message" and f.get("role") == "bot"]
+    assert replies == ["one", "two"] and done["turn"] == ack["seq"]

@@ -169,9 +169,10 @@ class ChatService:
 
     async def _reply(self, conversation_id: str, user_seq: int, items: list[tuple[str, dict[str, Any] | None]]) -> None:
         stored = await asyncio.to_thread(store.record_replies, self.db, conversation_id, user_seq, "bot", items)
-        await self.hub.publish(conversation_id, {"type": "typing", "role": "bot", "active": False})
         for reply in stored:
             await self.hub.publish(conversation_id, {"type": "message", **reply.as_wire()})
+        # "Stopped typing" closes the turn: clients know every reply to this message has arrived.
+        await self.hub.publish(conversation_id, {"type": "typing", "role": "bot", "active": False, "turn": user_seq})
 
     async def _command(
         self, conversation: ConversationInfo, message: StoredMessage
