@@ -16,7 +16,7 @@ export PYTHONWARNINGS := ignore
 # Hermetic: Rasa must not phone home (telemetry, error reporting).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help install generate train migrate run test test-fast eval bench lint lock clean browser
+.PHONY: help install generate train migrate seed run test test-fast eval bench lint lock clean browser
 
 help:
 	@echo "make run    install, train if needed, start rasa + actions + gateway (embedded default)"
@@ -49,7 +49,11 @@ train: generate
 migrate: install
 	$(PY) -m bot migrate
 
-run: train migrate
+# Demo cases for the embedded default only (skipped when DATABASE_URL points elsewhere or cases exist).
+seed: migrate
+	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m bot seed-demo; fi
+
+run: train seed
 	$(PY) -m bot run
 
 test: train browser

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.db import Database
 from bot.guide.answers import Reply
 from bot.language import DEFAULT, SUPPORTED
 
@@ -18,3 +21,11 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     """Text (with buttons) for every channel, then the machine-readable payload for the widget and tests."""
     dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None)
     dispatcher.utter_message(json_message=reply.custom)
+
+
+@lru_cache(maxsize=1)
+def database() -> Database:
+    """One engine per action-server process, from settings."""
+    from bot.settings import load_settings
+
+    return Database(load_settings().database_url)

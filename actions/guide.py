@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
@@ -58,3 +58,16 @@ class ActionFallback(Action):
         else:
             send(dispatcher, answers.rephrase(lang))
         return [SlotSet("fallback_count", failures)]
+
+
+class ActionInformOutsideForm(Action):
+    """A bare answer ("WP2026000123", "B类") when no question is pending: an application number starts the case
+    lookup; anything else is treated as not understood."""
+
+    def name(self) -> str:
+        return "action_inform_outside_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if next(tracker.get_latest_entity_values("application_number"), None):
+            return [FollowupAction("case_status_form")]
+        return await ActionFallback().run(dispatcher, tracker, domain)

@@ -12,7 +12,10 @@ SUPPORTED = ("en", "zh")
 DEFAULT = "en"
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]{2,}")
+# A Latin word, not the letters of a code such as an application number (WP2026000123) or a passport number.
+_LATIN_WORD = re.compile(
+    r"(?<![A-Za-z0-9\uff10-\uff19])[A-Za-z\uff21-\uff3a\uff41-\uff5a]{2,}(?![A-Za-z0-9\uff10-\uff19])"
+)
 
 
 def detect_language(text: str) -> str | None:

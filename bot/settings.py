@@ -61,6 +61,7 @@ class Settings:
     tracker_window_turns: int
     max_message_chars: int
     messages_per_minute: int
+    lookup_lock_minutes: int
     log_level: str
 
 
@@ -89,5 +90,6 @@ def load_settings() -> Settings:
         tracker_window_turns=_int("TRACKER_WINDOW_TURNS", 12),
         max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
         messages_per_minute=_int("MESSAGES_PER_MINUTE", 30),
+        lookup_lock_minutes=_int("LOOKUP_LOCK_MINUTES", 30),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )

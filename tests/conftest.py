@@ -13,6 +13,9 @@ import sqlalchemy as sa
 
 from bot.db import Database
 from bot.db.migrate import upgrade
+from bot.gateway.app import create_app
+from bot.settings import load_settings
+from tests.gateway_support import ScriptedRasa
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -98,3 +101,39 @@ def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         pytest.fail("no trained model: run `make train` (make test does it first)")
     with private_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture
+async def rasa(aiohttp_server):  # type: ignore[no-untyped-def]
+    scripted = ScriptedRasa()
+    server = await aiohttp_server(scripted.app())
+    scripted.url = str(server.make_url("")).rstrip("/")  # type: ignore[attr-defined]
+    return scripted
+
+
+@pytest.fixture
+def gateway_factory(aiohttp_client, rasa, tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Builds a gateway test client on a fresh SQLite database, talking to the scripted Rasa."""
+
+    async def make(**env: str):  # type: ignore[no-untyped-def]
+        url = f"sqlite:///{tmp_path / 'gw.db'}"
+        upgrade(url)
+        settings = {
+            "VAR_DIR": str(tmp_path),
+            "DATABASE_URL": url,
+            "RASA_URL": rasa.url,
+            "ACTION_ENDPOINT": rasa.url + "/webhook",
+            "MESSAGES_PER_MINUTE": "600",
+            "ALLOWED_ORIGINS": "https://bureau.example.gov.cn",
+            **env,
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        return await aiohttp_client(create_app(load_settings(), retry_in_background=False))
+
+    return make
+
+
+@pytest.fixture
+async def gateway(gateway_factory):  # type: ignore[no-untyped-def]
+    return await gateway_factory()

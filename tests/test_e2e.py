@@ -125,3 +125,132 @@ async def test_a_rasa_restart_loses_no_message(stack) -> None:  # type: ignore[n
         assert [m.role for m in transcript][:1] == ["user"] and store.undelivered_user_messages(database) == []
     finally:
         database.dispose()
+
+
+async def run_steps(stack, steps: list[dict[str, Any]]) -> tuple[str, list[list[dict[str, Any]]]]:  # type: ignore[no-untyped-def]
+    """Send frames (message / button / verify) in one conversation; return its id and each turn's bot messages."""
+    turns = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{stack.settings.public_url}/ws") as ws:
+        await ws.send_json({"type": "hello"})
+        conversation = (await receive(ws, "welcome"))["conversation"]
+        for i, step in enumerate(steps):
+            await ws.send_json({"id": f"s{i}", **step})
+            turns.append(await bot_turn(ws))
+    return conversation, turns
+
+
+def seed_case(stack, number: str, passport: str, stage_path: list[str]) -> None:  # type: ignore[no-untyped-def]
+    from bot.cases import service
+    from bot.cases.identifiers import PassportHasher
+    from bot.cases.service import NewCase
+
+    database = Database(stack.settings.database_url)
+    try:
+        hasher = PassportHasher(stack.settings.secret_key)
+        service.create_case(database, NewCase(number, "extension", "E2E Person", passport, "B"), hasher, "e2e")
+        for stage in stage_path:
+            if stage == "materials_requested":
+                service.request_materials(database, number, ["Criminal record certificate"], "e2e")
+            else:
+                service.move_case(database, number, stage, "e2e")
+    finally:
+        database.dispose()
+
+
+async def test_case_status_in_english_with_the_secure_form(stack) -> None:  # type: ignore[no-untyped-def]
+    seed_case(stack, "WP2026000501", "K55501234", ["preliminary_review", "materials_requested"])
+    _, turns = await run_steps(
+        stack,
+        [
+            {"type": "message", "text": "Can you check where my application is?"},
+            {"type": "message", "text": "wp 2026 000 501"},
+            {"type": "verify", "passport": "K55501234"},
+        ],
+    )
+    assert "application number" in turns[0][0]["text"].lower()
+    assert payload(turns[1], "verify_request")["case"] == "WP2026••••01"
+    status = payload(turns[2], "case_status")
+    assert status["stage"] == "materials_requested" and status["missing"] == ["Criminal record certificate"]
+    assert status["lang"] == "en" and status["case"] == "WP2026••••01"
+
+
+async def test_case_status_in_chinese_with_a_typed_passport_and_a_bad_number_first(stack) -> None:  # type: ignore[no-untyped-def]
+    seed_case(stack, "WP2026000502", "K55502345", ["preliminary_review", "accepted", "under_review"])
+    _, turns = await run_steps(
+        stack,
+        [
+            {"type": "message", "text": "帮我查一下我的申请到哪一步了"},
+            {"type": "message", "text": "12345"},
+            {"type": "message", "text": "ＷＰ２０２６０００５０２"},
+            {"type": "message", "text": "护照号 K55502345"},
+        ],
+    )
+    assert "申请编号" in turns[0][0]["text"]
+    assert "WP" in turns[1][0]["text"] and "例如" in turns[1][0]["text"]
+    status = payload(turns[3], "case_status")
+    assert status["stage"] == "under_review" and status["lang"] == "zh" and status["due"]
+    assert status["on_time"] is True
+
+
+async def test_wrong_passport_and_unknown_number_get_the_same_reply(stack) -> None:  # type: ignore[no-untyped-def]
+    seed_case(stack, "WP2026000503", "K55503456", [])
+    replies = []
+    for number in ("WP2026000503", "WP2026009998"):
+        _, turns = await run_steps(
+            stack,
+            [
+                {"type": "message", "text": "check my case status please"},
+                {"type": "message", "text": number},
+                {"type": "verify", "passport": "Z99999999"},
+            ],
+        )
+        replies.append([m["text"] for m in turns[2]])
+    assert replies[0] == replies[1]
+
+
+async def test_no_passport_number_anywhere_after_a_lookup(stack) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    seed_case(stack, "WP2026000504", "Q77712345", ["preliminary_review"])
+    await run_steps(
+        stack,
+        [
+            {"type": "message", "text": "status of my application WP2026000504 please"},
+            {"type": "verify", "passport": "Q77712345"},
+            {"type": "message", "text": "and my passport number is Q77712345 by the way"},
+        ],
+    )
+    haystacks = []
+    for url in (stack.settings.database_url, stack.settings.tracker_store_url):
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            for table in sa.inspect(engine).get_table_names():
+                rows = connection.execute(sa.text(f'SELECT * FROM "{table}"')).fetchall()
+                haystacks.append(repr(rows))
+        engine.dispose()
+    for log in (stack.settings.var_dir / "logs").glob("*.log"):
+        haystacks.append(log.read_text(errors="replace"))
+    everything = "\n".join(haystacks)
+    assert "WP2026000504" in everything  # the search does see what was stored
+    assert "Q77712345" not in everything and "q77712345" not in everything.lower()
+
+
+async def test_checklist_for_a_first_application_from_abroad(stack) -> None:  # type: ignore[no-untyped-def]
+    _, turns = await run_steps(
+        stack,
+        [
+            {"type": "message", "text": "What documents do I need?"},
+            {"type": "button", "payload": '/inform{"procedure": "first_application"}', "title": "First application"},
+            {"type": "button", "payload": '/inform{"location": "outside"}', "title": "Outside China"},
+            {"type": "button", "payload": '/inform{"permit_category": "B"}', "title": "Category B"},
+            {"type": "button", "payload": '/inform{"situation": "degree_hk_macau_taiwan"}', "title": "HK degree"},
+            {"type": "button", "payload": '/inform{"situation": "none"}', "title": "None / done"},
+        ],
+    )
+    checklist = payload(turns[-1], "checklist")
+    assert checklist is not None and checklist["procedure"] == "notification_letter"
+    assert checklist["category"] == "B" and checklist["situations"] == ["degree_hk_macau_taiwan"]
+    assert checklist["print_url"].startswith(stack.settings.public_url + "/checklist/notification_letter?")
+    async with aiohttp.ClientSession() as session, session.get(checklist["print_url"]) as page:
+        html = await page.text()
+    assert page.status == 200 and all(item["name"] in html for item in checklist["items"])

@@ -19,6 +19,9 @@ from bot.language import detect_language, normalize_language
         ("", None),
         ('/faq{"section": "fees"}', None),
         ("ok", "en"),
+        ("WP2026000123", None),
+        ("my number is WP2026000123", "en"),
+        ("编号WP2026000123", "zh"),
         ("好", "zh"),
     ],
 )

@@ -15,6 +15,7 @@ from bot.db import Database
 from bot.db.models import Conversation, Message, utcnow
 
 ID_BYTES = 24
+INTERNAL_KEYS = ("command",)
 
 
 def new_conversation_id() -> str:
@@ -44,7 +45,8 @@ class StoredMessage:
             "at": self.created_at.isoformat(),
         }
         if self.payload:
-            data.update(self.payload)
+            # `command` is what the gateway itself sent to Rasa for this message (e.g. a verification token).
+            data.update({k: v for k, v in self.payload.items() if k not in INTERNAL_KEYS})
         if self.client_id:
             data["id"] = self.client_id
         return data
@@ -111,6 +113,14 @@ def record_user_message(
                 sa.select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
             ).scalar_one()
             return _stored(original), False
+
+
+def find_user_message(db: Database, conversation_id: str, client_id: str) -> StoredMessage | None:
+    with db.transaction() as session:
+        found = session.execute(
+            sa.select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+        ).scalar_one_or_none()
+        return _stored(found) if found else None
 
 
 def record_messages(
@@ -191,6 +201,20 @@ def offered_payloads(db: Database, conversation_id: str, recent: int = 30) -> se
             for button in (payload or {}).get("buttons", [])
             if isinstance(button, dict) and isinstance(button.get("payload"), str)
         }
+
+
+def pending_verification(db: Database, conversation_id: str) -> str | None:
+    with db.transaction() as session:
+        return session.execute(
+            sa.select(Conversation.pending_verification).where(Conversation.id == conversation_id)
+        ).scalar_one_or_none()
+
+
+def set_pending_verification(db: Database, conversation_id: str, number: str | None) -> None:
+    with db.transaction() as session:
+        session.execute(
+            sa.update(Conversation).where(Conversation.id == conversation_id).values(pending_verification=number)
+        )
 
 
 def set_language(db: Database, conversation_id: str, *, choice: str | None = None, current: str | None = None) -> None:

@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.db import Database
-from bot.gateway import health, middleware, pages, ws
+from bot.gateway import cases_api, checklist_page, health, middleware, pages, ws
 from bot.gateway.chat import ChatService
 from bot.gateway.hub import Hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
@@ -62,7 +62,7 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
     app.cleanup_ctx.append(_resources)
     if retry_in_background:
         app.cleanup_ctx.append(_retry_loop)
-    for module in (pages, health, ws):
+    for module in (pages, health, ws, cases_api, checklist_page):
         app.router.add_routes(module.routes)
     return app
 

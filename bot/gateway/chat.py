@@ -9,12 +9,15 @@ retried in order by a background task, so a restart of any process loses nothing
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from bot.cases import lookup
+from bot.cases.identifiers import PassportHasher, mask_passports
 from bot.conversations import store
 from bot.conversations.store import ConversationInfo, StoredMessage
 from bot.conversations.text import TextRejected, clean_text
@@ -41,6 +44,7 @@ LANGUAGE_AUTO = {
     "en": "I will answer in the language of each message again.",
     "zh": "好的，我会按照您每条消息使用的语言来回答。",
 }
+HIDDEN_PASSPORT = "🔒 Passport number provided (hidden) · 已提供护照号码（已隐藏）"
 LANGUAGE_HELP = {
     "en": "Use /lang zh for Chinese, /lang en for English, or /lang auto.",
     "zh": "输入 /lang zh 切换为中文，/lang en 切换为英文，/lang auto 自动识别。",
@@ -73,6 +77,8 @@ class ChatService:
         # One lock per conversation keeps its turns in order; unused locks disappear with their last user.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.hasher = PassportHasher(settings.secret_key)
+        self.limits = lookup.Limits(lock_minutes=settings.lookup_lock_minutes)
 
     # -- conversations -------------------------------------------------------------------------------
 
@@ -88,9 +94,51 @@ class ChatService:
     # -- input ---------------------------------------------------------------------------------------
 
     async def accept_text(self, conversation: ConversationInfo, raw: object, client_id: str | None) -> Accepted:
-        """Validate and store typed text. Commands (/lang) are answered here and never reach Rasa."""
+        """Validate and store typed text. Commands (/lang) are answered here and never reach Rasa. A passport
+        number is masked before anything is stored; typed while a check is pending, it is the check."""
         text = clean_text(raw, self.settings.max_message_chars)
+        pending = await asyncio.to_thread(store.pending_verification, self.db, conversation.id)
+        text, passports = mask_passports(text, expecting=pending is not None)
+        if pending is not None and passports:
+            return await self._verify(conversation, pending, passports[0], text, client_id)
         message, is_new = await asyncio.to_thread(store.record_user_message, self.db, conversation.id, text, client_id)
+        if is_new:
+            await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
+        return Accepted(message, is_new)
+
+    async def accept_verification(
+        self, conversation: ConversationInfo, passport: object, client_id: str | None
+    ) -> Accepted:
+        """The passport number from the secure form: checked here, never stored, never sent to Rasa."""
+        pending = await asyncio.to_thread(store.pending_verification, self.db, conversation.id)
+        if pending is None:
+            raise TextRejected("no_verification", "No passport check was requested in this conversation.")
+        if not isinstance(passport, str) or not passport.strip():
+            raise TextRejected("empty", "The passport number is empty.")
+        if len(passport) > 40:
+            raise TextRejected("too_long", "That is too long for a passport number.")
+        return await self._verify(conversation, pending, passport, HIDDEN_PASSPORT, client_id)
+
+    async def _verify(
+        self, conversation: ConversationInfo, number: str, passport: str, shown: str, client_id: str | None
+    ) -> Accepted:
+        if client_id is not None:
+            earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id)
+            if earlier is not None:
+                return Accepted(earlier, False)
+        result = await asyncio.to_thread(
+            lookup.verify, self.db, self.hasher, conversation.id, number, passport, limits=self.limits
+        )
+        if result.outcome == "ok":
+            command = "/case_verified" + json.dumps({"verification": result.token})
+        else:
+            reason = "locked" if result.outcome == "locked" else "denied"
+            command = "/case_verification_failed" + json.dumps({"reason": reason})
+        await asyncio.to_thread(store.set_pending_verification, self.db, conversation.id, None)
+        payload = {"command": command, "verification": result.outcome}
+        message, is_new = await asyncio.to_thread(
+            store.record_user_message, self.db, conversation.id, shown, client_id, payload
+        )
         if is_new:
             await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
         return Accepted(message, is_new)
@@ -144,8 +192,9 @@ class ChatService:
     async def _deliver_to_bot(
         self, conversation: ConversationInfo, message: StoredMessage, first_attempt: bool
     ) -> bool:
-        button = (message.payload or {}).get("button")
-        text = button if isinstance(button, str) else neutralize(message.text)
+        payload = message.payload or {}
+        internal = payload.get("command") or payload.get("button")
+        text = internal if isinstance(internal, str) else neutralize(message.text)
         metadata: dict[str, Any] = {}
         if conversation.language_choice:
             metadata["language"] = conversation.language_choice
@@ -169,16 +218,28 @@ class ChatService:
 
     async def _reply(self, conversation_id: str, user_seq: int, items: list[tuple[str, dict[str, Any] | None]]) -> None:
         stored = await asyncio.to_thread(store.record_replies, self.db, conversation_id, user_seq, "bot", items)
+        await self._track_verification(conversation_id, items)
         for reply in stored:
             await self.hub.publish(conversation_id, {"type": "message", **reply.as_wire()})
         # "Stopped typing" closes the turn: clients know every reply to this message has arrived.
         await self.hub.publish(conversation_id, {"type": "typing", "role": "bot", "active": False, "turn": user_seq})
 
+    async def _track_verification(self, conversation_id: str, items: list[tuple[str, dict[str, Any] | None]]) -> None:
+        """Remember which case the bot asked a passport check for (the gateway does the check itself)."""
+        for _, payload in items:
+            custom = (payload or {}).get("custom") or {}
+            if custom.get("type") == "verify_request" and isinstance(custom.get("application_number"), str):
+                await asyncio.to_thread(
+                    store.set_pending_verification, self.db, conversation_id, custom["application_number"]
+                )
+            elif custom.get("type") in ("verify_locked", "case_status"):
+                await asyncio.to_thread(store.set_pending_verification, self.db, conversation_id, None)
+
     async def _command(
         self, conversation: ConversationInfo, message: StoredMessage
     ) -> list[tuple[str, dict[str, Any] | None]] | None:
         """Gateway commands typed by the user; None when the message is not a command."""
-        if (message.payload or {}).get("button"):
+        if (message.payload or {}).get("button") or (message.payload or {}).get("command"):
             return None
         match = _LANG_COMMAND.match(message.text.strip())
         if not match:

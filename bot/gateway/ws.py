@@ -4,6 +4,7 @@ Client → server frames (JSON objects):
   {"type": "hello", "conversation": <id|null>, "after": <last seq seen>}       first frame; resumes or starts
   {"type": "message", "id": <client id>, "text": "..."}                       typed text
   {"type": "button", "id": <client id>, "payload": "/...", "title": "..."}    a button the bot offered
+  {"type": "verify", "id": <client id>, "passport": "..."}                   answer to a passport check request
   {"type": "set_language", "lang": "en"|"zh"|null}                            explicit language choice
   {"type": "ping"}
 Server → client frames:
@@ -161,6 +162,8 @@ class ChatConnection:
                 await self._message(frame, client_id)
             elif kind == "button":
                 await self._button(frame, client_id)
+            elif kind == "verify":
+                await self._verify(frame, client_id)
             elif kind == "set_language":
                 await self._set_language(frame)
             elif kind == "hello":
@@ -188,6 +191,13 @@ class ChatConnection:
         assert self.conversation is not None
         self._check_rate()
         accepted = await self.chat.accept_button(self.conversation, frame.get("payload"), frame.get("title"), client_id)
+        await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
+        self.chat.deliver_soon(self.conversation.id, accepted.message)
+
+    async def _verify(self, frame: dict[str, Any], client_id: str | None) -> None:
+        assert self.conversation is not None
+        self._check_rate()
+        accepted = await self.chat.accept_verification(self.conversation, frame.get("passport"), client_id)
         await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
         self.chat.deliver_soon(self.conversation.id, accepted.message)
 

@@ -29,6 +29,7 @@ SECTION_ID = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
 FACT_REF = re.compile(r"\{fact:([a-z0-9_]+)\.([a-z0-9_]+)\}")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 MIN_EXAMPLES = 10
+TERM_KINDS = ("procedure", "category", "document", "term", "location")
 MAX_ANSWER_CHARS = {"en": 1400, "zh": 700}
 
 
@@ -190,7 +191,7 @@ def _parse_terms(raw: Any, problems: list[str]) -> dict[str, Term]:
     for item in (raw or {}).get("terms", []):
         term_id = item.get("id")
         en, zh = tuple(item.get("en") or ()), tuple(item.get("zh") or ())
-        if not term_id or not en or not zh or item.get("kind") not in ("procedure", "category", "document", "term"):
+        if not term_id or not en or not zh or item.get("kind") not in TERM_KINDS:
             problems.append(f"glossary.yml: term {term_id!r} needs id, kind, en and zh names")
             continue
         if term_id in terms:

@@ -107,6 +107,6 @@ class Term:
     """A glossary term: names in both languages, used for the tokenizer dictionary and entity patterns."""
 
     id: str
-    kind: str  # procedure | category | document | term
+    kind: str  # procedure | category | document | term | location
     en: tuple[str, ...]
     zh: tuple[str, ...]

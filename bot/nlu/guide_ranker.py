@@ -101,7 +101,16 @@ class GuideSectionRanker(GraphComponent):
     def get_default_config() -> Dict[str, Any]:
         # Examples of `negative_intents` train a "none of the sections" class: near-domain questions the guide does
         # not cover (permanent residence, hukou…) then take probability away from every section.
-        return {"retrieval_intent": "faq", "negative_intents": ["out_of_scope"], "C": 20.0, "ranking_length": 10}
+        # `section_intents` hands a guide question to a conversation intent when its section is really a request
+        # ("where is my application" lands on the `check_status` section: the user wants the lookup, not a text).
+        return {
+            "retrieval_intent": "faq",
+            "negative_intents": ["out_of_scope"],
+            "section_intents": {},
+            "section_intent_confidence": 0.5,
+            "C": 20.0,
+            "ranking_length": 10,
+        }
 
     def __init__(
         self,
@@ -200,4 +209,19 @@ class GuideSectionRanker(GraphComponent):
                 "none_of_the_sections": none,
             }
             message.set("response_selector", selector, add_to_output=True)
+            self._hand_over(message, best)
         return messages
+
+    def _hand_over(self, message: Message, best: dict[str, Any]) -> None:
+        section = best["intent_response_key"].split("/", 1)[1]
+        target = (self._config["section_intents"] or {}).get(section)
+        intent = message.get(INTENT) or {}
+        if not target or intent.get("name") != self._config["retrieval_intent"]:
+            return
+        if best["confidence"] < float(self._config["section_intent_confidence"]):
+            return
+        message.set(INTENT, {"name": target, "confidence": best["confidence"]}, add_to_output=True)
+        ranking = message.get("intent_ranking") or []
+        message.set(
+            "intent_ranking", [{"name": target, "confidence": best["confidence"]}, *ranking], add_to_output=True
+        )

@@ -1,0 +1,155 @@
+"""Staff JSON API for cases (token in `Authorization: Bearer …`). Handlers only translate HTTP to the case
+service and its errors to status codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.cases import service, tokens
+from bot.cases.csv_import import import_csv, parse_moment
+from bot.cases.identifiers import PassportHasher
+from bot.cases.service import CaseError, NewCase
+from bot.gateway.keys import DB, SETTINGS
+
+routes = web.RouteTableDef()
+STATUS = {"not_found": 404, "conflict": 409, "duplicate": 409}
+FIELDS = (
+    "application_number",
+    "procedure",
+    "applicant_name",
+    "passport_number",
+    "category",
+    "nationality",
+    "employer_name",
+    "employer_credit_code",
+    "stage",
+)
+
+
+def _error(code: str, message: str, status: int = 400, **extra: Any) -> web.Response:
+    return web.json_response({"error": code, "message": message, **extra}, status=status)
+
+
+async def _actor(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    owner = await asyncio.to_thread(tokens.token_owner, request.app[DB], token)
+    if owner is None:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "unauthorized", "message": "a valid API token is required"}),
+            content_type="application/json",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return f"api:{owner}"
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_json", "message": "the body must be a JSON object"}),
+            content_type="application/json",
+        ) from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_json", "message": "the body must be a JSON object"}),
+            content_type="application/json",
+        )
+    return body
+
+
+def _text(body: dict[str, Any], name: str, default: str = "") -> str:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise CaseError("bad_type", f"{name} must be a string")
+    return value
+
+
+async def _run(function: Any, *args: Any, **kwargs: Any) -> web.Response:
+    try:
+        result = await asyncio.to_thread(function, *args, **kwargs)
+    except CaseError as exc:
+        return _error(exc.code, str(exc), STATUS.get(exc.code, 400))
+    return web.json_response(result.as_json())
+
+
+@routes.get("/api/cases")
+async def list_cases(request: web.Request) -> web.Response:
+    await _actor(request)
+    views = await asyncio.to_thread(service.list_cases, request.app[DB])
+    return web.json_response({"cases": [v.as_json() for v in views]})
+
+
+@routes.post("/api/cases")
+async def create(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await _json(request)
+    try:
+        data = NewCase(**{name: _text(body, name, "submitted" if name == "stage" else "") for name in FIELDS})
+        data.stage_since = parse_moment(_text(body, "stage_since"))
+        data.submitted_at = parse_moment(_text(body, "submitted_at"))
+    except CaseError as exc:
+        return _error(exc.code, str(exc))
+    except ValueError:
+        return _error("bad_date", "stage_since and submitted_at must be ISO dates")
+    hasher = PassportHasher(request.app[SETTINGS].secret_key)
+    response = await _run(service.create_case, request.app[DB], data, hasher, actor)
+    if response.status == 200:
+        response.set_status(201)
+    return response
+
+
+@routes.get("/api/cases/{number}")
+async def show(request: web.Request) -> web.Response:
+    await _actor(request)
+    return await _run(service.get_case, request.app[DB], request.match_info["number"])
+
+
+@routes.post("/api/cases/{number}/stage")
+async def move(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await _json(request)
+    try:
+        stage, note = _text(body, "stage"), _text(body, "note")
+        expected = _text(body, "expected") or None
+    except CaseError as exc:
+        return _error(exc.code, str(exc))
+    return await _run(service.move_case, request.app[DB], request.match_info["number"], stage, actor, note, expected)
+
+
+@routes.post("/api/cases/{number}/missing")
+async def missing(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await _json(request)
+    items = body.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        return _error("bad_items", "items must be a list of strings")
+    return await _run(service.request_materials, request.app[DB], request.match_info["number"], items, actor)
+
+
+@routes.post("/api/cases/{number}/missing/resolve")
+async def resolve(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    return await _run(service.resolve_materials, request.app[DB], request.match_info["number"], actor)
+
+
+@routes.post("/api/cases/import")
+async def import_cases(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _error("bad_encoding", "the CSV must be UTF-8")
+    hasher = PassportHasher(request.app[SETTINGS].secret_key)
+    result = await asyncio.to_thread(import_csv, request.app[DB], text, hasher, actor)
+    if result.errors:
+        return web.json_response({"imported": 0, "errors": result.errors}, status=422)
+    return web.json_response({"imported": result.imported, "errors": []})

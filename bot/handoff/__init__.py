@@ -1,0 +1,1 @@
+"""Handing a conversation to staff: tickets, office hours, staff accounts, notifications, the guide-gaps report."""

@@ -1,0 +1,94 @@
+"""Notifications of new tickets to an outgoing webhook (STAFF_WEBHOOK_URL), through an outbox: chat never waits
+for the webhook, and an unreachable one is retried with exponential backoff. The body is the text message
+format that WeCom (企业微信) and DingTalk (钉钉) group robots both accept."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+import aiohttp
+import sqlalchemy as sa
+
+from bot.db import Database
+from bot.db.models import WebhookDelivery, utcnow
+from bot.handoff.tickets import TicketView
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+BASE_DELAY_S = 2.0
+MAX_DELAY_S = 600.0
+
+
+def message_for(ticket: TicketView, console_url: str) -> dict[str, Any]:
+    lines = [
+        f"New conversation for staff #{ticket.id} ({ticket.language}, {ticket.reason})",
+        f"Topic: {ticket.topic or '-'}" + (f" · case {ticket.case_number}" if ticket.case_number else ""),
+        "" if ticket.office_open else "Left outside office hours; contact given: " + (ticket.contact or "none yet"),
+        f"{console_url}/staff#ticket-{ticket.id}",
+    ]
+    return {"msgtype": "text", "text": {"content": "\n".join(line for line in lines if line)}}
+
+
+def enqueue(db: Database, ticket: TicketView, console_url: str, clock: Callable[[], datetime] = utcnow) -> None:
+    with db.transaction() as session:
+        session.add(
+            WebhookDelivery(
+                ticket_id=ticket.id, body=message_for(ticket, console_url), attempts=0, next_attempt_at=clock()
+            )
+        )
+
+
+def backoff(attempts: int) -> float:
+    return min(MAX_DELAY_S, BASE_DELAY_S * (2 ** max(0, attempts - 1)))
+
+
+def due(db: Database, now: datetime, limit: int = 20) -> list[tuple[int, dict[str, Any], int]]:
+    with db.transaction() as session:
+        rows = session.execute(
+            sa.select(WebhookDelivery)
+            .where(
+                WebhookDelivery.delivered_at.is_(None),
+                WebhookDelivery.attempts < MAX_ATTEMPTS,
+                WebhookDelivery.next_attempt_at <= now,
+            )
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        ).scalars()
+        return [(row.id, row.body, row.attempts) for row in rows]
+
+
+def record(db: Database, delivery_id: int, ok: bool, error: str | None, now: datetime) -> None:
+    with db.transaction() as session:
+        row = session.get(WebhookDelivery, delivery_id)
+        if row is None:
+            return
+        row.attempts += 1
+        if ok:
+            row.delivered_at = now
+            row.last_error = None
+        else:
+            row.last_error = (error or "failed")[:500]
+            row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts))
+
+
+async def deliver_due(
+    db: Database, session: aiohttp.ClientSession, url: str, clock: Callable[[], datetime] = utcnow
+) -> int:
+    """Send what is due; returns how many were delivered. Each call is short: a 5-second timeout per request."""
+    import asyncio
+
+    delivered = 0
+    for delivery_id, body, _attempts in await asyncio.to_thread(due, db, clock()):
+        try:
+            async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=5)) as response:
+                ok, error = response.status < 300, f"HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            ok, error = False, str(exc) or exc.__class__.__name__
+        await asyncio.to_thread(record, db, delivery_id, ok, None if ok else error, clock())
+        if ok:
+            delivered += 1
+        else:
+            log.warning("staff webhook delivery %s failed: %s", delivery_id, error)
+    return delivered
