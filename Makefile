@@ -34,11 +34,13 @@ $(STAMP): requirements.lock
 
 install: $(STAMP)
 
-# Chromium for the browser tests comes from Debian; Playwright drives it (no browser download).
+# Chromium for the browser tests comes from Debian (with a Chinese font for the screenshots); Playwright drives it.
+# axe-core (accessibility checks) comes from the npm registry, pinned in tests/browser/package-lock.json.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wenquanyi; } || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
 
 generate: install
 	$(PY) -m bot generate

@@ -30,6 +30,9 @@ class ActionAskApplicationNumber(Action):
         other_ways = default_guide().section("check_status")
         buttons = [answers.section_button(other_ways, lang)] if other_ways else []
         dispatcher.utter_message(text=texts.ask_number(lang), buttons=buttons)
+        dispatcher.utter_message(
+            json_message={"type": "form_question", "form": "case_status", "slot": "application_number", "lang": lang}
+        )
         return []
 
 

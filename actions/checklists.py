@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import language_of
 from bot import checklists
+from bot.guide import answers
 from bot.guide.loader import default_guide
 from bot.settings import load_settings
 
@@ -142,12 +143,12 @@ class ActionSendChecklist(Action):
         ]
         if procedure is None:
             return reset
-        answers = checklists.Answers(
+        given = checklists.Answers(
             category=tracker.get_slot("checklist_category"),
             location=location,
             situations=tuple(tracker.get_slot("checklist_situations") or ()),
         )
-        payload = checklists.build(procedure, answers, lang, load_settings().public_url)
+        payload = checklists.build(procedure, given, lang, load_settings().public_url)
         dispatcher.utter_message(text=checklists.as_text(payload))
         dispatcher.utter_message(json_message=payload)
         section = default_guide().section(payload.get("section") or "")

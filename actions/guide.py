@@ -52,6 +52,13 @@ class ActionFallback(Action):
         ranking = answers.ranking_from_parse(tracker.latest_message or {})
         options = answers.clarify_options(ranking) if ranking and ranking[0][1] >= answers.CLARIFY_CONFIDENCE else ()
         if failures >= 2:
+            # The second misunderstanding in a row: a person takes over (or, out of hours, takes a message).
+            return [
+                SlotSet("fallback_count", 0),
+                SlotSet("handoff_reason", "fallback"),
+                FollowupAction("action_handoff"),
+            ]
+        elif answers.none_score(tracker.latest_message or {}) > (ranking[0][1] if ranking else 0.0):
             send(dispatcher, answers.not_covered(lang))
         elif options:
             send(dispatcher, answers.clarify(guide, options, lang))

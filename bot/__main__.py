@@ -118,9 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-baseline", action="store_true", help="skip the stock `rasa init` baseline")
     bench.set_defaults(func=_bench)
     sub.add_parser("rasa-checks", help="rasa data validate and rasa test").set_defaults(func=_rasa_checks)
-    from bot.cases.cli import add_parsers
+    from bot.cases.cli import add_parsers as add_case_parsers
+    from bot.handoff.cli import add_parsers as add_staff_parsers
 
-    add_parsers(sub)
+    add_case_parsers(sub)
+    add_staff_parsers(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -62,6 +62,8 @@ class Settings:
     max_message_chars: int
     messages_per_minute: int
     lookup_lock_minutes: int
+    office_hours: str
+    staff_webhook_url: str
     log_level: str
 
 
@@ -91,5 +93,7 @@ def load_settings() -> Settings:
         max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
         messages_per_minute=_int("MESSAGES_PER_MINUTE", 30),
         lookup_lock_minutes=_int("LOOKUP_LOCK_MINUTES", 30),
+        office_hours=os.environ.get("OFFICE_HOURS", "workdays 09:00-12:00,13:30-17:00"),
+        staff_webhook_url=os.environ.get("STAFF_WEBHOOK_URL", ""),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )

@@ -136,6 +136,13 @@ def stop(started: list[Child], grace_s: float = 15) -> None:
             child.log.close()
 
 
+def demo_login(settings: Settings) -> str:
+    from bot.handoff.cli import DEMO_USER, demo_password_file
+
+    path = demo_password_file(settings)
+    return f"   (demo login: {DEMO_USER} / {path.read_text().strip()})" if path.exists() else ""
+
+
 def run(settings: Settings) -> int:
     if not settings.model_path.exists():
         print(f"no model at {settings.model_path}; run `make train` first", file=sys.stderr)
@@ -155,6 +162,7 @@ def run(settings: Settings) -> int:
         print(
             "\nE-Town work-permit assistant is running (embedded default: SQLite, in-memory lock store)\n"
             f"  chat page     {settings.public_url}/\n"
+            f"  staff console {settings.public_url}/staff{demo_login(settings)}\n"
             f"  health        {settings.public_url}/health\n"
             f"  rasa (local)  {settings.rasa_url}\n"
             "Press Ctrl-C to stop.\n",

@@ -99,7 +99,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` (make test does it first)")
-    with private_stack(tmp_path_factory.mktemp("stack")) as running:
+    # Staff are always "in" for these tests; office hours have their own tests with a fixed clock.
+    with private_stack(tmp_path_factory.mktemp("stack"), {"OFFICE_HOURS": "always"}) as running:
         yield running
 
 

@@ -22,11 +22,22 @@ class ScriptedRasa:
     delay_s: float = 0.0
     reply: Callable[[str], list[dict[str, Any]]] = lambda text: [{"text": f"echo: {text}"}]
 
+    tracker_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_post("/conversations/{sender}/tracker/events", self._events)
         app.router.add_get("/", self._root)
         return app
+
+    async def _events(self, request: web.Request) -> web.Response:
+        if not self.up:
+            return web.Response(status=503)
+        if not request.query.get("token"):
+            return web.Response(status=401)
+        self.tracker_events.append((request.match_info["sender"], await request.json()))
+        return web.json_response({})
 
     async def _root(self, request: web.Request) -> web.Response:
         return web.Response(text="Hello from Rasa", status=200 if self.up else 503)

@@ -72,8 +72,74 @@ async def test_a_clarify_button_answers_the_section_it_names() -> None:
 
 
 async def test_fallback_offers_choices_then_a_person() -> None:
+    from rasa_sdk.events import FollowupAction
+
     first, events = await run(ActionFallback(), tracker("hmm", [("fees", 0.2), ("z_visa", 0.1)]))
     assert first[1]["custom"]["type"] == "clarify" and events == [SlotSet("fallback_count", 1)]
     second, events = await run(ActionFallback(), tracker("hmm?", [("fees", 0.2)], {"fallback_count": 1}))
-    assert second[1]["custom"]["reason"] == "not_covered"
-    assert {"title": "Talk to a person", "payload": "/human_handoff"} in second[0]["buttons"]
+    assert second == []
+    handoff = [SlotSet("fallback_count", 0), SlotSet("handoff_reason", "fallback"), FollowupAction("action_handoff")]
+    assert events == handoff
+
+
+def handoff_tracker(sender: str, slots: dict[str, Any] | None = None, intent: str = "human_handoff") -> Tracker:
+    parse = {"text": "person please", "intent": {"name": intent, "confidence": 1.0}, "entities": []}
+    return Tracker(sender, {"language": "en", **(slots or {})}, parse, [], False, None, {}, "action_listen")
+
+
+def action_database(tmp_path, monkeypatch, office_hours: str):  # type: ignore[no-untyped-def]
+    """The action server's database and settings, pointed at a throwaway SQLite file."""
+    from actions import common
+    from bot.db import Database
+    from bot.db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'actions.db'}"
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("OFFICE_HOURS", office_hours)
+    common.database.cache_clear()
+    return Database(url)
+
+
+async def test_handoff_in_office_hours_opens_a_ticket_and_pauses(tmp_path, monkeypatch) -> None:
+    from rasa_sdk.events import ConversationPaused
+
+    from actions.handoff import ActionHandoff
+    from bot.conversations import store
+
+    db = action_database(tmp_path, monkeypatch, "always")
+    conversation = store.open_conversation(db, None)
+    messages, events = await run(ActionHandoff(), handoff_tracker(conversation.id))
+    handoff = messages[1]["custom"]
+    assert handoff["type"] == "handoff" and handoff["office_open"] and handoff["queue_position"] == 1
+    assert {"ticket", "queue_position", "estimated_wait_s", "office_open", "next_open"} <= set(handoff)
+    assert ConversationPaused() in events
+    assert store.get_conversation(db, conversation.id).state == "queued"
+
+
+async def test_out_of_hours_the_bot_takes_a_message_and_a_valid_contact(tmp_path, monkeypatch) -> None:
+    from rasa_sdk.events import FollowupAction
+
+    from actions.handoff import ActionHandoff, ActionOfflineSubmit, ValidateOfflineContactForm
+    from bot.conversations import store
+    from bot.handoff import tickets
+
+    db = action_database(tmp_path, monkeypatch, "mon 00:00-00:01")
+    conversation = store.open_conversation(db, None)
+    messages, events = await run(ActionHandoff(), handoff_tracker(conversation.id))
+    assert "not in right now" in messages[0]["text"] and FollowupAction("offline_contact_form") in events
+    validator = ValidateOfflineContactForm()
+    dispatcher = CollectingDispatcher()
+    tracker_ = handoff_tracker(conversation.id)
+    assert await validator.validate_contact("not a contact", dispatcher, tracker_, {}) == {"contact": None}
+    assert "email address or a phone number" in dispatcher.messages[0]["text"]
+    assert await validator.validate_contact("li@example.com", dispatcher, tracker_, {}) == {"contact": "li@example.com"}
+    assert await validator.validate_contact("+86 138 0013 8000", dispatcher, tracker_, {}) == {
+        "contact": "+86 138 0013 8000"
+    }
+    slots = {"offline_question": "Can my spouse work?", "contact": "li@example.com", "handoff_reason": "asked"}
+    messages, _ = await run(ActionOfflineSubmit(), handoff_tracker(conversation.id, slots))
+    assert messages[1]["custom"]["office_open"] is False and messages[1]["custom"]["next_open"]
+    (view,) = tickets.list_tickets(db)
+    assert view.contact == "li@example.com" and "Can my spouse work?" in view.summary and not view.office_open

@@ -254,3 +254,98 @@ async def test_checklist_for_a_first_application_from_abroad(stack) -> None:  # 
     async with aiohttp.ClientSession() as session, session.get(checklist["print_url"]) as page:
         html = await page.text()
     assert page.status == 200 and all(item["name"] in html for item in checklist["items"])
+
+
+async def test_handoff_to_staff_and_back_to_the_bot(stack) -> None:  # type: ignore[no-untyped-def]
+    """Question → handoff → claim → reply reaches the applicant → resolve → the bot answers again."""
+    from bot.handoff import staff_accounts
+
+    database = Database(stack.settings.database_url)
+    staff_accounts.create_staff(database, "e2e-staff", "Wang Fang", "a long enough password")
+    database.dispose()
+    base = stack.settings.public_url
+    # aiohttp only keeps cookies of IP-address hosts with an "unsafe" jar (browsers keep them anyway).
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as staff, aiohttp.ClientSession() as applicant:
+        login = await staff.post(
+            f"{base}/staff/login", json={"username": "e2e-staff", "password": "a long enough password"}
+        )
+        headers = {"X-CSRF-Token": (await login.json())["csrf"]}
+        async with applicant.ws_connect(f"{base}/ws") as ws:
+            await ws.send_json({"type": "hello"})
+            await receive(ws, "welcome")
+            await ws.send_json({"type": "message", "id": "q", "text": "How much does a work permit cost?"})
+            assert payload(await bot_turn(ws), "guide_answer")["section"] == "fees"
+            await ws.send_json({"type": "message", "id": "h", "text": "I want to talk to a real person"})
+            handoff = payload(await bot_turn(ws), "handoff")
+            assert handoff is not None and handoff["office_open"] is True and handoff["queue_position"] >= 1
+            ticket = handoff["ticket"]
+
+            detail = await (await staff.get(f"{base}/staff/api/tickets/{ticket}")).json()
+            assert "How much does a work permit cost?" in detail["ticket"]["summary"]
+            assert any((m.get("custom") or {}).get("section") == "fees" for m in detail["transcript"])
+            assert (
+                await staff.post(f"{base}/staff/api/tickets/{ticket}/claim", json={}, headers=headers)
+            ).status == 200
+            joined = await receive(ws, "message")
+            assert joined["role"] == "system" and "Wang Fang" in joined["text"]
+
+            await ws.send_json({"type": "message", "id": "w", "text": "Is the residence permit free as well?"})
+            await receive(ws, "ack")
+            reply = {"text": "The residence permit has a fee: CNY 400 for under a year."}
+            assert (
+                await staff.post(f"{base}/staff/api/tickets/{ticket}/reply", json=reply, headers=headers)
+            ).status == 200
+            answer = await receive(ws, "message")
+            while answer["role"] != "staff":
+                answer = await receive(ws, "message")
+            assert answer["text"] == reply["text"] and answer["author"] == "Wang Fang"
+
+            done = {"reason": "answered", "note": "fees explained"}
+            assert (
+                await staff.post(f"{base}/staff/api/tickets/{ticket}/resolve", json=done, headers=headers)
+            ).status == 200
+            rating = await receive(ws, "message")
+            while rating["role"] != "bot":
+                rating = await receive(ws, "message")
+            assert "rate" in rating["text"].lower() and len(rating["buttons"]) == 5
+            await ws.send_json({"type": "button", "id": "r", "payload": rating["buttons"][4]["payload"], "title": "5"})
+            await bot_turn(ws)
+            await ws.send_json({"type": "message", "id": "again", "text": "How do I cancel a work permit?"})
+            again = payload(await bot_turn(ws), "guide_answer")
+            assert again is not None and again["section"] in ("cancellation", "cancellation_mistakes")
+    database = Database(stack.settings.database_url)
+    try:
+        from bot.handoff import tickets
+
+        view = tickets.get_ticket(database, ticket)
+        assert view.status == "resolved" and view.satisfaction == 5
+    finally:
+        database.dispose()
+
+
+async def test_gateway_restart_keeps_open_tickets_and_messages(stack) -> None:  # type: ignore[no-untyped-def]
+    from bot.handoff import tickets
+
+    base = stack.settings.public_url
+    async with aiohttp.ClientSession() as applicant, applicant.ws_connect(f"{base}/ws") as ws:
+        await ws.send_json({"type": "hello"})
+        conversation = (await receive(ws, "welcome"))["conversation"]
+        await ws.send_json({"type": "message", "id": "p", "text": "human agent please"})
+        ticket = payload(await bot_turn(ws), "handoff")["ticket"]
+    stack.stop_one("gateway")
+    stack.start_one("gateway")
+    database = Database(stack.settings.database_url)
+    try:
+        assert ticket in [t.id for t in tickets.list_tickets(database)]
+        async with aiohttp.ClientSession() as applicant, applicant.ws_connect(f"{base}/ws") as ws:
+            await ws.send_json({"type": "hello", "conversation": conversation})
+            welcome = await receive(ws, "welcome")
+            assert welcome["state"] == "queued"
+            await ws.send_json({"type": "message", "id": "after", "text": "still waiting"})
+            await receive(ws, "ack")
+        await asyncio.sleep(0.5)
+        transcript = store.history(database, conversation)
+        assert transcript[-1].text == "still waiting" and store.undelivered_user_messages(database) == []
+    finally:
+        database.dispose()

@@ -70,7 +70,8 @@ async def test_only_offered_buttons_are_forwarded_as_payloads(gateway, rasa) -> 
     await client.send({"type": "button", "id": "b1", "payload": '/faq{"section": "fees"}', "title": "Fees"})
     await client.next("ack", id="b1")
     await client.bot_reply()
-    assert rasa.received[-1]["message"] == '/faq{"section": "fees"}'
+    # the payload goes on with the conversation's language as an entity (Rasa skips detection for payloads)
+    assert rasa.received[-1]["message"] == '/faq{"section": "fees", "language": "en"}'
     assert len(rasa.received) == 2
 
 
@@ -110,12 +111,12 @@ async def test_huge_and_binary_input(gateway, rasa) -> None:
 
 
 async def test_hostile_text_is_stored_and_returned_verbatim(gateway, rasa) -> None:
-    hostile = "<script>alert('x')</script> '; DROP TABLE messages; -- \u202eevil\u202c 🙂🙂"
+    hostile = "<script>alert('x')</script> '; DROP TABLE messages; -- \u200fevil\u200e 🙂🙂"
     client, welcome = await connect(gateway)
-    await client.send({"type": "message", "id": "h1", "text": hostile + "\x00\x07"})
+    await client.send({"type": "message", "id": "h1", "text": hostile + "\x00\x07\u202e\u2066"})
     await client.bot_reply()
     history = store.history(gateway.app[DB], welcome["conversation"])
-    assert history[0].text == hostile  # control characters dropped, everything else kept as typed
+    assert history[0].text == hostile  # control and bidi-override characters dropped, the rest kept as typed
     other, again = await connect(gateway, welcome["conversation"])
     assert again["history"][0]["text"] == hostile
 
@@ -265,3 +266,13 @@ async def test_a_turn_ends_with_typing_off_after_the_last_reply(gateway, rasa) -
     done = await client.next("typing", active=False)
     replies = [f["text"] for f in client.frames if f.get("type") == "message" and f.get("role") == "bot"]
     assert replies == ["one", "two"] and done["turn"] == ack["seq"]
+
+
+def test_payloads_carry_the_conversation_language() -> None:
+    from bot.gateway.chat import with_language
+
+    assert with_language("/human_handoff", "zh") == '/human_handoff{"language": "zh"}'
+    assert with_language('/faq{"section": "fees"}', "en") == '/faq{"section": "fees", "language": "en"}'
+    assert with_language('/rate{"rating": "5", "language": "en"}', "zh") == '/rate{"rating": "5", "language": "en"}'
+    assert with_language("/human_handoff", None) == "/human_handoff"
+    assert with_language("/broken{not json", "zh") == "/broken{not json"

@@ -73,7 +73,7 @@ async def test_wrong_passport_is_reported_as_a_failed_check(gateway, rasa) -> No
     client, _ = await start(gateway)
     await client.send({"type": "verify", "id": "v1", "passport": "X0000000"})
     await client.next("typing", active=False)
-    assert rasa.received[-1]["message"] == '/case_verification_failed{"reason": "denied"}'
+    assert rasa.received[-1]["message"] == '/case_verification_failed{"reason": "denied", "language": "en"}'
 
 
 async def test_verify_without_a_request_is_refused(gateway, rasa) -> None:

@@ -89,12 +89,17 @@ def token_command(args: argparse.Namespace) -> int:
 
 
 def seed_command(args: argparse.Namespace) -> int:
+    """Demo cases and a demo staff account, for the embedded default only."""
+    from bot.handoff.cli import ensure_demo_staff
+
     db, hasher = _context()
     try:
         created = seed_demo(db, hasher)
     finally:
         db.dispose()
     print(f"seeded {created} demo case(s)" if created else "cases already present; no demo cases added")
+    if ensure_demo_staff(load_settings()):
+        print("demo staff account: demo (password in var/demo_staff_password)")
     return 0
 
 

@@ -36,6 +36,7 @@ class StoredMessage:
     payload: dict[str, Any] | None
     created_at: datetime
     client_id: str | None = None
+    author: str | None = None
 
     def as_wire(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -49,6 +50,8 @@ class StoredMessage:
             data.update({k: v for k, v in self.payload.items() if k not in INTERNAL_KEYS})
         if self.client_id:
             data["id"] = self.client_id
+        if self.author:
+            data["author"] = self.author
         return data
 
 
@@ -60,6 +63,7 @@ def _stored(message: Message) -> StoredMessage:
         payload=message.payload,
         created_at=message.created_at,
         client_id=message.client_id,
+        author=message.author,
     )
 
 
@@ -124,12 +128,17 @@ def find_user_message(db: Database, conversation_id: str, client_id: str) -> Sto
 
 
 def record_messages(
-    db: Database, conversation_id: str, role: str, items: list[tuple[str, dict[str, Any] | None]]
+    db: Database,
+    conversation_id: str,
+    role: str,
+    items: list[tuple[str, dict[str, Any] | None]],
+    author: str | None = None,
 ) -> list[StoredMessage]:
-    """Store bot/staff/system messages (text, payload) in one transaction."""
+    """Store bot/staff/system messages (text, payload) in one transaction; staff messages carry their author."""
     with db.transaction() as session:
         rows = [
-            Message(conversation_id=conversation_id, role=role, text=text, payload=payload) for text, payload in items
+            Message(conversation_id=conversation_id, role=role, text=text, payload=payload, author=author)
+            for text, payload in items
         ]
         session.add_all(rows)
         session.flush()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0/C1 controls (except tab and newline) and the explicit bidi embeddings/overrides/isolates, which can make
+# text display differently from what it is ("Trojan source"); plain direction marks (U+200E/F) are harmless.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class TextRejected(ValueError):

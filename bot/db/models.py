@@ -56,7 +56,7 @@ class Message(Base):
     client_id = sa.Column(sa.String(64), nullable=True)
     text = sa.Column(sa.Text, nullable=False, default="")
     # Buttons, custom payloads and other structured content, as JSON.
-    payload = sa.Column(sa.JSON, nullable=True)
+    payload = sa.Column(sa.JSON(none_as_null=True), nullable=True)
     created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
     # For user messages: when the bot (or staff) received it. NULL means still to deliver.
     delivered_at = sa.Column(sa.DateTime(timezone=True), nullable=True)

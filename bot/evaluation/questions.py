@@ -11,6 +11,8 @@ import yaml
 from bot.language import detect_language
 
 NONE = "none"
+# A conversation the bot starts instead of describing it, and the guide section it stands for.
+FORM_SECTIONS = {"case_status": "check_status"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class Outcome:
             custom = message.get("custom") or {}
             if custom.get("type") == "guide_answer":
                 return cls("answer", (custom["section"],), custom.get("lang"))
+            if custom.get("type") == "form_question" and custom.get("form") in FORM_SECTIONS:
+                # "Where is my application?" starts the lookup itself: the section that explains it is served.
+                return cls("answer", (FORM_SECTIONS[custom["form"]],), custom.get("lang"))
         for message in messages:
             custom = message.get("custom") or {}
             if custom.get("type") == "clarify":

@@ -11,16 +11,18 @@ import aiohttp
 from aiohttp import web
 
 from bot.db import Database
-from bot.gateway import cases_api, checklist_page, health, middleware, pages, ws
+from bot.gateway import cases_api, checklist_page, health, middleware, pages, socketio_compat, staff, ws
 from bot.gateway.chat import ChatService
 from bot.gateway.hub import Hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
+from bot.handoff import webhook
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 RETRY_INTERVAL_S = 5.0
+WEBHOOK_INTERVAL_S = 1.0
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -55,6 +57,26 @@ async def _retry_loop(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _webhook_loop(app: web.Application) -> AsyncIterator[None]:
+    """Deliver new-ticket notifications to STAFF_WEBHOOK_URL in the background, with backoff on failures."""
+    url = app[SETTINGS].staff_webhook_url
+
+    async def loop() -> None:
+        while True:
+            try:
+                await webhook.deliver_due(app[DB], app[HTTP], url)
+            except Exception:
+                log.exception("staff webhook loop failed")
+            await asyncio.sleep(WEBHOOK_INTERVAL_S)
+
+    task = asyncio.create_task(loop()) if url else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.Application:
     app = web.Application(middlewares=[middleware.errors, middleware.security_headers], client_max_size=256 * 1024)
     app[SETTINGS] = settings
@@ -62,8 +84,10 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
     app.cleanup_ctx.append(_resources)
     if retry_in_background:
         app.cleanup_ctx.append(_retry_loop)
-    for module in (pages, health, ws, cases_api, checklist_page):
+        app.cleanup_ctx.append(_webhook_loop)
+    for module in (pages, health, ws, cases_api, checklist_page, staff):
         app.router.add_routes(module.routes)
+    socketio_compat.attach(app)
     return app
 
 

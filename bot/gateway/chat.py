@@ -24,12 +24,15 @@ from bot.conversations.text import TextRejected, clean_text
 from bot.db import Database
 from bot.gateway.hub import Hub
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, bot_items
+from bot.handoff import tickets
 from bot.language import detect_language, normalize_language
+from bot.rasa_config import rasa_token
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BOT_STATES = ("bot", "resolved")
+STAFF_STATES = ("queued", "assigned")
+STAFF_TOPIC = "staff"
 _LANG_COMMAND = re.compile(r"^/(?:lang|language|语言)\s*(\S*)\s*$", re.IGNORECASE)
 
 UNAVAILABLE = {
@@ -49,6 +52,23 @@ LANGUAGE_HELP = {
     "en": "Use /lang zh for Chinese, /lang en for English, or /lang auto.",
     "zh": "输入 /lang zh 切换为中文，/lang en 切换为英文，/lang auto 自动识别。",
 }
+
+
+def with_language(payload: str, language: str | None) -> str:
+    """`/intent{...}` with a `language` entity added (the slot follows it), unless one is there already."""
+    if language not in ("en", "zh"):
+        return payload
+    name, brace, rest = payload.partition("{")
+    entities: dict[str, Any] = {}
+    if brace:
+        try:
+            entities = json.loads(brace + rest)
+        except ValueError:
+            return payload
+        if not isinstance(entities, dict):
+            return payload
+    entities.setdefault("language", language)
+    return name + json.dumps(entities, ensure_ascii=False)
 
 
 def neutralize(text: str) -> str:
@@ -78,6 +98,8 @@ class ChatService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self.hasher = PassportHasher(settings.secret_key)
+        # Conversations handed back by staff whose Rasa tracker may still be paused.
+        self._needs_resume: set[str] = set()
         self.limits = lookup.Limits(lock_minutes=settings.lookup_lock_minutes)
 
     # -- conversations -------------------------------------------------------------------------------
@@ -143,6 +165,17 @@ class ChatService:
             await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
         return Accepted(message, is_new)
 
+    async def accept_command(
+        self, conversation: ConversationInfo, command: str, label: str, client_id: str | None, extra: dict[str, Any]
+    ) -> Accepted:
+        """A widget control (talk to a person, rate an answer): stored with its label, sent to Rasa as `command`."""
+        message, is_new = await asyncio.to_thread(
+            store.record_user_message, self.db, conversation.id, label, client_id, {"command": command, **extra}
+        )
+        if is_new:
+            await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
+        return Accepted(message, is_new)
+
     async def accept_button(
         self, conversation: ConversationInfo, payload: object, title: object, client_id: str | None
     ) -> Accepted:
@@ -187,17 +220,99 @@ class ChatService:
             if command is not None:
                 await self._reply(conversation_id, message.seq, command)
                 return True
+            if conversation.state in STAFF_STATES:
+                return await self._deliver_to_staff(conversation, message)
+            if conversation_id in self._needs_resume and not await self._resume(conversation_id):
+                return False
             return await self._deliver_to_bot(conversation, message, first_attempt)
+
+    async def _deliver_to_staff(self, conversation: ConversationInfo, message: StoredMessage) -> bool:
+        """While a person is in charge the bot never answers: the message is the staff's to read."""
+        await asyncio.to_thread(store.record_replies, self.db, conversation.id, message.seq, "bot", [])
+        ticket = await asyncio.to_thread(tickets.open_ticket_of, self.db, conversation.id)
+        await self.hub.publish(
+            STAFF_TOPIC,
+            {"type": "ticket_message", "ticket": ticket, "conversation": conversation.id, "message": message.as_wire()},
+        )
+        return True
+
+    # -- staff side ----------------------------------------------------------------------------------
+
+    async def post(
+        self,
+        conversation_id: str,
+        role: str,
+        text: str,
+        author: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> StoredMessage:
+        """A staff reply or a system notice: stored first, then pushed to the applicant (and the console)."""
+        (message,) = await asyncio.to_thread(
+            store.record_messages, self.db, conversation_id, role, [(text, payload)], author
+        )
+        await self.hub.publish(conversation_id, {"type": "message", **message.as_wire()})
+        await self.hub.publish(
+            STAFF_TOPIC, {"type": "ticket_message", "conversation": conversation_id, "message": message.as_wire()}
+        )
+        return message
+
+    async def publish_queue(self) -> None:
+        """Tell every waiting applicant their place and wait, and every console that the queue changed."""
+        positions = await asyncio.to_thread(tickets.queue_positions, self.db)
+        conversations = await asyncio.to_thread(tickets.conversations_of, self.db, [q.ticket for q in positions])
+        for queue in positions:
+            conversation = conversations.get(queue.ticket)
+            if conversation:
+                await self.hub.publish(
+                    conversation,
+                    {
+                        "type": "queue",
+                        "ticket": queue.ticket,
+                        "position": queue.position,
+                        "estimated_wait_s": queue.estimated_wait_s,
+                    },
+                )
+        await self.hub.publish(STAFF_TOPIC, {"type": "queue_changed"})
+
+    async def back_to_bot(self, conversation_id: str) -> None:
+        """After staff resolve: resume Rasa and let it ask how the help was."""
+        self._needs_resume.add(conversation_id)
+        await self.hub.publish(conversation_id, {"type": "state", "state": "bot"})
+        if not await self._resume(conversation_id):
+            return
+        try:
+            replies = await self.rasa.send(conversation_id, "/handoff_resolved", {})
+        except RasaUnavailable:
+            return
+        stored = await asyncio.to_thread(store.record_messages, self.db, conversation_id, "bot", bot_items(replies))
+        for reply in stored:
+            await self.hub.publish(conversation_id, {"type": "message", **reply.as_wire()})
+
+    async def _resume(self, conversation_id: str) -> bool:
+        try:
+            await self.rasa.resume(conversation_id, rasa_token(self.settings))
+        except RasaUnavailable as exc:
+            log.warning("could not resume %s in Rasa yet: %s", conversation_id[:8], exc)
+            return False
+        self._needs_resume.discard(conversation_id)
+        return True
 
     async def _deliver_to_bot(
         self, conversation: ConversationInfo, message: StoredMessage, first_attempt: bool
     ) -> bool:
         payload = message.payload or {}
         internal = payload.get("command") or payload.get("button")
-        text = internal if isinstance(internal, str) else neutralize(message.text)
         metadata: dict[str, Any] = {}
         if conversation.language_choice:
             metadata["language"] = conversation.language_choice
+        if isinstance(internal, str):
+            # Rasa reads a payload without running language detection: say the conversation's language in it.
+            text = with_language(internal, conversation.language_choice or conversation.language)
+        else:
+            text = neutralize(message.text)
+            detected = detect_language(message.text)
+            if detected and detected != conversation.language:
+                await asyncio.to_thread(store.set_language, self.db, conversation.id, current=detected)
         await self.hub.publish(conversation.id, {"type": "typing", "role": "bot", "active": True})
         try:
             replies = await self.rasa.send(conversation.id, text, metadata)
@@ -218,14 +333,14 @@ class ChatService:
 
     async def _reply(self, conversation_id: str, user_seq: int, items: list[tuple[str, dict[str, Any] | None]]) -> None:
         stored = await asyncio.to_thread(store.record_replies, self.db, conversation_id, user_seq, "bot", items)
-        await self._track_verification(conversation_id, items)
+        await self._after_bot_reply(conversation_id, items)
         for reply in stored:
             await self.hub.publish(conversation_id, {"type": "message", **reply.as_wire()})
         # "Stopped typing" closes the turn: clients know every reply to this message has arrived.
         await self.hub.publish(conversation_id, {"type": "typing", "role": "bot", "active": False, "turn": user_seq})
 
-    async def _track_verification(self, conversation_id: str, items: list[tuple[str, dict[str, Any] | None]]) -> None:
-        """Remember which case the bot asked a passport check for (the gateway does the check itself)."""
+    async def _after_bot_reply(self, conversation_id: str, items: list[tuple[str, dict[str, Any] | None]]) -> None:
+        """Act on what the bot just said: a passport check to expect (the gateway does it), a handoff to announce."""
         for _, payload in items:
             custom = (payload or {}).get("custom") or {}
             if custom.get("type") == "verify_request" and isinstance(custom.get("application_number"), str):
@@ -234,6 +349,10 @@ class ChatService:
                 )
             elif custom.get("type") in ("verify_locked", "case_status"):
                 await asyncio.to_thread(store.set_pending_verification, self.db, conversation_id, None)
+            elif custom.get("type") == "handoff":
+                await self.hub.publish(conversation_id, {"type": "state", "state": "queued"})
+                await self.hub.publish(STAFF_TOPIC, {"type": "ticket_new", "ticket": custom.get("ticket")})
+                await self.publish_queue()
 
     async def _command(
         self, conversation: ConversationInfo, message: StoredMessage

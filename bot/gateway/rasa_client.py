@@ -33,6 +33,21 @@ class RasaClient:
             raise RasaUnavailable("Rasa answered with something other than a list of messages")
         return [item for item in data if isinstance(item, dict)]
 
+    async def resume(self, sender: str, token: str) -> None:
+        """Un-pause a conversation paused for a human handoff (Rasa's tracker events API). A paused turn ends
+        without `action_listen`; adding it lets the next message start a normal turn (rules match again)."""
+        try:
+            async with self._session.post(
+                f"{self._base}/conversations/{sender}/tracker/events",
+                params={"token": token, "include_events": "NONE"},
+                json=[{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+                timeout=self._timeout,
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status} to resume")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RasaUnavailable(str(exc) or exc.__class__.__name__) from exc
+
     async def healthy(self) -> bool:
         try:
             async with self._session.get(f"{self._base}/", timeout=aiohttp.ClientTimeout(total=3)) as response:

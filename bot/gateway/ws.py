@@ -5,6 +5,8 @@ Client → server frames (JSON objects):
   {"type": "message", "id": <client id>, "text": "..."}                       typed text
   {"type": "button", "id": <client id>, "payload": "/...", "title": "..."}    a button the bot offered
   {"type": "verify", "id": <client id>, "passport": "..."}                   answer to a passport check request
+  {"type": "handoff", "id": <client id>}                                    ask for a person (any time)
+  {"type": "feedback", "id": <client id>, "seq": <answer seq>, "value": "up"|"down"}   rate an answer
   {"type": "set_language", "lang": "en"|"zh"|null}                            explicit language choice
   {"type": "ping"}
 Server → client frames:
@@ -37,6 +39,8 @@ routes = web.RouteTableDef()
 MAX_FRAME_BYTES = 256 * 1024
 HELLO_TIMEOUT_S = 15
 MAX_CLIENT_ID = 64
+HANDOFF_LABEL = "Talk to a person · 转人工"
+FEEDBACK_LABELS = {"up": "👍", "down": "👎"}
 
 
 class ProtocolError(ValueError):
@@ -164,6 +168,10 @@ class ChatConnection:
                 await self._button(frame, client_id)
             elif kind == "verify":
                 await self._verify(frame, client_id)
+            elif kind == "handoff":
+                await self._control(client_id, "/human_handoff", HANDOFF_LABEL, {})
+            elif kind == "feedback":
+                await self._feedback(frame, client_id)
             elif kind == "set_language":
                 await self._set_language(frame)
             elif kind == "hello":
@@ -200,6 +208,21 @@ class ChatConnection:
         accepted = await self.chat.accept_verification(self.conversation, frame.get("passport"), client_id)
         await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
         self.chat.deliver_soon(self.conversation.id, accepted.message)
+
+    async def _control(self, client_id: str | None, command: str, label: str, extra: dict[str, Any]) -> None:
+        assert self.conversation is not None
+        self._check_rate()
+        accepted = await self.chat.accept_command(self.conversation, command, label, client_id, extra)
+        await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
+        self.chat.deliver_soon(self.conversation.id, accepted.message)
+
+    async def _feedback(self, frame: dict[str, Any], client_id: str | None) -> None:
+        """Thumbs up or down on an answer; a thumbs-down tells the bot the answer did not help (it offers a person)."""
+        value, about = frame.get("value"), frame.get("seq")
+        if value not in ("up", "down") or not isinstance(about, int) or isinstance(about, bool):
+            raise ProtocolError("bad_feedback", 'feedback needs "value": "up"|"down" and the "seq" of the answer.')
+        command = "/unhelpful" if value == "down" else "/thanks"
+        await self._control(client_id, command, FEEDBACK_LABELS[value], {"feedback": value, "about": about})
 
     async def _ack(self, seq: int, client_id: str | None, duplicate: bool) -> None:
         await self.send({"type": "ack", "id": client_id, "seq": seq, "duplicate": duplicate})

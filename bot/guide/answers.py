@@ -78,6 +78,12 @@ def ranking_from_parse(parse_data: dict[str, Any], retrieval_intent: str = "faq"
     return sorted(ranking, key=lambda pair: pair[1], reverse=True)
 
 
+def none_score(parse_data: dict[str, Any], retrieval_intent: str = "faq") -> float:
+    """How strongly the ranker thinks the question is about none of the sections."""
+    selector = (parse_data.get("response_selector") or {}).get(retrieval_intent) or {}
+    return float(selector.get("none_of_the_sections") or 0.0)
+
+
 def decide(ranking: list[tuple[str, float]], known: set[str] | None = None) -> Decision:
     """Answer when one section clearly leads, offer a choice when a few are plausible, else say it is not covered."""
     if known is not None:

@@ -85,32 +85,32 @@ def set_password(db: Database, username: str, password: str) -> None:
 
 
 def authenticate(db: Database, username: str, password: str, clock: Clock = utcnow) -> Staff:
-    """The staff member, or AccountError with one message for every failure (no hint whether the name exists)."""
+    """The staff member, or AccountError with one message for every failure (no hint whether the name exists).
+    A failure is committed before it is reported, so the lockout counts every attempt."""
     now = clock()
     failure = AccountError("Wrong username or password, or the account is locked for a while.")
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 500:
         raise failure
+    staff: Staff | None = None
     with db.transaction() as session:
         user = session.execute(
             sa.select(StaffUser).where(StaffUser.username == username.strip().lower())
         ).scalar_one_or_none()
-        if user is None or not user.active:
+        locked = _aware(user.locked_until) if user is not None else None
+        if user is None or not user.active or (locked is not None and locked > now):
             _check(_DUMMY, password)
-            raise failure
-        locked = _aware(user.locked_until)
-        if locked is not None and locked > now:
-            _check(_DUMMY, password)
-            raise failure
-        if not _check(user.password_hash, password):
+        elif not _check(user.password_hash, password):
             user.failed_logins += 1
             if user.failed_logins >= MAX_FAILURES:
                 user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
                 user.failed_logins = 0
-            session.flush()
-            raise failure
-        user.failed_logins = 0
-        user.locked_until = None
-        return Staff(user.id, user.username, user.display_name, user.role)
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            staff = Staff(user.id, user.username, user.display_name, user.role)
+    if staff is None:
+        raise failure
+    return staff
 
 
 def _check(stored: str, password: str) -> bool:

@@ -349,6 +349,14 @@ def record_satisfaction(db: Database, conversation_id: str, rating: int) -> bool
         return True
 
 
+def conversations_of(db: Database, ticket_ids: list[int]) -> dict[int, str]:
+    if not ticket_ids:
+        return {}
+    with db.transaction() as session:
+        rows = session.execute(sa.select(Ticket.id, Ticket.conversation_id).where(Ticket.id.in_(ticket_ids))).all()
+        return {tid: cid for tid, cid in rows}
+
+
 def open_ticket_of(db: Database, conversation_id: str) -> int | None:
     with db.transaction() as session:
         return session.execute(

@@ -107,6 +107,8 @@ class GuideSectionRanker(GraphComponent):
             "retrieval_intent": "faq",
             "negative_intents": ["out_of_scope"],
             "section_intents": {},
+            # When "none of the sections" beats every section, a guide question is really out of scope.
+            "none_intent": "out_of_scope",
             "section_intent_confidence": 0.5,
             "C": 20.0,
             "ranking_length": 10,
@@ -209,19 +211,26 @@ class GuideSectionRanker(GraphComponent):
                 "none_of_the_sections": none,
             }
             message.set("response_selector", selector, add_to_output=True)
-            self._hand_over(message, best)
+            self._hand_over(message, best, none)
         return messages
 
-    def _hand_over(self, message: Message, best: dict[str, Any]) -> None:
-        section = best["intent_response_key"].split("/", 1)[1]
-        target = (self._config["section_intents"] or {}).get(section)
+    def _hand_over(self, message: Message, best: dict[str, Any], none: float) -> None:
+        """Correct the intent where the section ranking knows better than the intent classifier."""
         intent = message.get(INTENT) or {}
-        if not target or intent.get("name") != self._config["retrieval_intent"]:
+        if intent.get("name") != self._config["retrieval_intent"]:
             return
-        if best["confidence"] < float(self._config["section_intent_confidence"]):
+        section = best["intent_response_key"].split("/", 1)[1]
+        target, confidence = (self._config["section_intents"] or {}).get(section), best["confidence"]
+        if target and confidence < float(self._config["section_intent_confidence"]):
+            target = None
+        if target is None and self._config["none_intent"] and none > best["confidence"]:
+            target, confidence = self._config["none_intent"], none
+        if target is None:
             return
-        message.set(INTENT, {"name": target, "confidence": best["confidence"]}, add_to_output=True)
-        ranking = message.get("intent_ranking") or []
-        message.set(
-            "intent_ranking", [{"name": target, "confidence": best["confidence"]}, *ranking], add_to_output=True
-        )
+        # Keep the classifier's confidence that this is a guide-type question: the fallback threshold judges that.
+        confidence = max(confidence, float(intent.get("confidence") or 0.0))
+        message.set(INTENT, {"name": target, "confidence": confidence}, add_to_output=True)
+        # The corrected intent replaces the retrieval intent in the ranking (not sits beside it: the fallback
+        # classifier would read two equal leaders as ambiguity).
+        others = [r for r in message.get("intent_ranking") or [] if r.get("name") not in (target, intent.get("name"))]
+        message.set("intent_ranking", [{"name": target, "confidence": confidence}, *others], add_to_output=True)

@@ -1,0 +1,116 @@
+"""Rasa's socket.io channel protocol, served by the gateway, so sites running rasa-webchat keep working unchanged.
+
+session_request {session_id} → session_confirm <id>; user_uttered {message, customData, session_id} → bot_uttered
+messages ({"text"}, {"text", "quick_replies"}, custom payloads as {"custom"}). The session id is the gateway's
+conversation id (session persistence), so a reload resumes, and staff replies during a handoff arrive as
+bot_uttered like any other message. Everything goes through the same ChatService as the WebSocket widget:
+stored before it is handled, checked, masked, routed to Rasa or to staff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from bot.conversations.text import TextRejected
+from bot.gateway.keys import CHAT, SETTINGS
+
+log = logging.getLogger(__name__)
+USER_EVENT = "user_uttered"
+BOT_EVENT = "bot_uttered"
+
+
+def rasa_socketio_messages(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """A gateway message event → what Rasa's socket.io output channel would emit for it."""
+    if event.get("type") != "message" or event.get("role") == "user":
+        return []
+    text = event.get("text") or ""
+    if event.get("role") == "staff" and event.get("author"):
+        text = f"{event['author']}: {text}"
+    out: list[dict[str, Any]] = []
+    buttons = event.get("buttons") or []
+    if text and buttons:
+        quick = [
+            {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")} for b in buttons
+        ]
+        out.append({"text": text, "quick_replies": quick})
+    elif text:
+        out.append({"text": text})
+    if event.get("custom"):
+        out.append({"custom": event["custom"]})
+    return out
+
+
+def attach(app: web.Application) -> socketio.AsyncServer:
+    settings = app[SETTINGS]
+    origins: Any = "*" if "*" in settings.allowed_origins else list(settings.allowed_origins)
+    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=origins, logger=False, engineio_logger=False)
+    sio.attach(app, socketio_path="socket.io")
+    forwarders: dict[str, tuple[str, asyncio.Task[None], Any]] = {}
+
+    def chat():  # type: ignore[no-untyped-def]
+        return app[CHAT]
+
+    async def stop_forwarding(sid: str) -> None:
+        current = forwarders.pop(sid, None)
+        if current is not None:
+            topic, task, queue = current
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            chat().hub.unsubscribe(topic, queue)
+
+    @sio.event
+    async def session_request(sid: str, data: Any) -> None:
+        requested = data.get("session_id") if isinstance(data, dict) else None
+        conversation = await chat().open(requested if isinstance(requested, str) else None, channel="socketio")
+        await stop_forwarding(sid)
+        await sio.save_session(sid, {"conversation": conversation.id})
+        await sio.enter_room(sid, conversation.id)
+        queue = chat().hub.subscribe(conversation.id)
+
+        async def forward() -> None:
+            while True:
+                event = await queue.get()
+                for message in rasa_socketio_messages(event):
+                    await sio.emit(BOT_EVENT, message, to=sid)
+
+        forwarders[sid] = (conversation.id, asyncio.create_task(forward()), queue)
+        await sio.emit("session_confirm", conversation.id, to=sid)
+
+    @sio.on(USER_EVENT)
+    async def user_uttered(sid: str, data: Any) -> None:
+        session = await sio.get_session(sid)
+        if not isinstance(data, dict) or "conversation" not in session:
+            await sio.emit(BOT_EVENT, {"text": "Please reload the page (no session)."}, to=sid)
+            return
+        if data.get("session_id") not in (None, session["conversation"]):
+            return  # a message for another session on this socket: ignored, as Rasa does
+        service = chat()
+        conversation = await service.open(session["conversation"], channel="socketio")
+        custom = data.get("customData") if isinstance(data.get("customData"), dict) else {}
+        if custom.get("language") in ("en", "zh") and custom.get("language") != conversation.language_choice:
+            await service.set_language_choice(conversation.id, custom["language"])
+        text = data.get("message")
+        try:
+            if isinstance(text, str) and text.startswith("/"):
+                accepted = await service.accept_button(conversation, text, text, None)
+            else:
+                accepted = await service.accept_text(conversation, text, None)
+        except TextRejected as exc:
+            if isinstance(text, str) and text.startswith("/") and exc.code in ("not_offered", "bad_payload"):
+                accepted = await service.accept_text(conversation, text, None)
+            else:
+                await sio.emit(BOT_EVENT, {"text": str(exc)}, to=sid)
+                return
+        service.deliver_soon(conversation.id, accepted.message)
+
+    @sio.event
+    async def disconnect(sid: str) -> None:
+        await stop_forwarding(sid)
+
+    return sio

@@ -1,0 +1,333 @@
+"""The staff console: login, the live queue, claiming, replying, notes, requeue, resolve, guide-gaps report.
+
+Sessions are server-side (HttpOnly, SameSite=Strict cookie); every state-changing request needs the session's CSRF
+token in `X-CSRF-Token` and a same-origin `Origin`. Handlers only translate HTTP to the ticket service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.cases import service as case_service
+from bot.cases.service import CaseError
+from bot.conversations import store
+from bot.gateway.chat import STAFF_TOPIC
+from bot.gateway.keys import CHAT, DB, SETTINGS
+from bot.gateway.pages import STATIC
+from bot.guide.answers import fill_facts
+from bot.guide.loader import default_guide
+from bot.handoff import gaps, staff_accounts, texts, tickets
+from bot.handoff.staff_accounts import AccountError, Session
+from bot.handoff.tickets import TicketError
+
+routes = web.RouteTableDef()
+COOKIE = "etown_staff"
+STATUS = {"not_found": 404, "already_claimed": 409, "resolved": 409, "not_yours": 403, "not_claimed": 409}
+
+
+def _error(code: str, message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+async def _session(request: web.Request) -> Session | None:
+    return await asyncio.to_thread(staff_accounts.session_for, request.app[DB], request.cookies.get(COOKIE))
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    allowed = {request.app[SETTINGS].public_url, f"{request.scheme}://{request.host}"}
+    return origin.rstrip("/") in allowed
+
+
+async def _staff(request: web.Request, write: bool = False) -> Session:
+    session = await _session(request)
+    if session is None:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "login_required", "message": "please log in"}), content_type="application/json"
+        )
+    if write and (request.headers.get("X-CSRF-Token") != session.csrf_token or not _same_origin(request)):
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": "csrf", "message": "missing or wrong CSRF token"}),
+            content_type="application/json",
+        )
+    return session
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_json", "message": "the body must be a JSON object"}),
+            content_type="application/json",
+        )
+    return body
+
+
+def _ticket_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["ticket"])
+    except ValueError as exc:
+        raise web.HTTPNotFound(text="no such ticket") from exc
+
+
+def _ticket_error(exc: TicketError) -> web.Response:
+    return _error(exc.code, str(exc), STATUS.get(exc.code, 400))
+
+
+# -- pages --------------------------------------------------------------------------------------------------------
+
+
+@routes.get("/staff/login")
+async def login_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "staff_login.html")
+
+
+@routes.post("/staff/login")
+async def login(request: web.Request) -> web.Response:
+    if not _same_origin(request):
+        return _error("csrf", "cross-origin login refused", 403)
+    body = await _body(request)
+    try:
+        staff = await asyncio.to_thread(
+            staff_accounts.authenticate, request.app[DB], body.get("username"), body.get("password")
+        )
+    except AccountError as exc:
+        return _error("login_failed", str(exc), 401)
+    token, csrf = await asyncio.to_thread(staff_accounts.open_session, request.app[DB], staff)
+    response = web.json_response({"user": staff.display_name, "role": staff.role, "csrf": csrf})
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SETTINGS].public_url.startswith("https://"),
+        path="/staff",
+        max_age=staff_accounts.SESSION_HOURS * 3600,
+    )
+    return response
+
+
+@routes.post("/staff/logout")
+async def logout(request: web.Request) -> web.Response:
+    await _staff(request, write=True)
+    await asyncio.to_thread(staff_accounts.close_session, request.app[DB], request.cookies.get(COOKIE))
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/staff")
+    return response
+
+
+@routes.get("/staff")
+async def console(request: web.Request) -> web.StreamResponse:
+    if await _session(request) is None:
+        raise web.HTTPFound("/staff/login")
+    return web.FileResponse(STATIC / "staff.html")
+
+
+# -- JSON API -----------------------------------------------------------------------------------------------------
+
+
+@routes.get("/staff/api/me")
+async def me(request: web.Request) -> web.Response:
+    session = await _staff(request)
+    staff = session.staff
+    return web.json_response(
+        {"id": staff.id, "user": staff.display_name, "role": staff.role, "csrf": session.csrf_token}
+    )
+
+
+@routes.get("/staff/api/tickets")
+async def ticket_list(request: web.Request) -> web.Response:
+    await _staff(request)
+    statuses = ("resolved",) if request.query.get("status") == "resolved" else tickets.OPEN_STATUSES
+    views = await asyncio.to_thread(tickets.list_tickets, request.app[DB], statuses)
+    return web.json_response({"tickets": [v.as_json() for v in views]})
+
+
+@routes.get("/staff/api/tickets/{ticket}")
+async def ticket_detail(request: web.Request) -> web.Response:
+    await _staff(request)
+    db = request.app[DB]
+    try:
+        ticket = await asyncio.to_thread(tickets.get_ticket, db, _ticket_id(request))
+    except TicketError as exc:
+        return _ticket_error(exc)
+    transcript = await asyncio.to_thread(store.history, db, ticket.conversation_id)
+    case = None
+    if ticket.case_number:
+        try:
+            case = (await asyncio.to_thread(case_service.get_case, db, ticket.case_number)).as_json()
+        except CaseError:
+            case = None
+    return web.json_response(
+        {"ticket": ticket.as_json(), "transcript": [m.as_wire() for m in transcript], "case": case}
+    )
+
+
+@routes.post("/staff/api/tickets/{ticket}/claim")
+async def claim(request: web.Request) -> web.Response:
+    session = await _staff(request, write=True)
+    chat = request.app[CHAT]
+    try:
+        ticket = await asyncio.to_thread(tickets.claim, request.app[DB], _ticket_id(request), session.staff.id)
+    except TicketError as exc:
+        return _ticket_error(exc)
+    name = session.staff.display_name
+    await chat.post(
+        ticket.conversation_id,
+        "system",
+        texts.STAFF_JOINED.format(name=name),
+        payload={"custom": {"type": "staff_joined", "name": name}},
+    )
+    await chat.hub.publish(ticket.conversation_id, {"type": "state", "state": "assigned", "staff": name})
+    await chat.publish_queue()
+    return web.json_response(ticket.as_json())
+
+
+@routes.post("/staff/api/tickets/{ticket}/reply")
+async def reply(request: web.Request) -> web.Response:
+    session = await _staff(request, write=True)
+    body = await _body(request)
+    try:
+        conversation, text = await asyncio.to_thread(
+            tickets.check_can_reply, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
+        )
+    except TicketError as exc:
+        return _ticket_error(exc)
+    message = await request.app[CHAT].post(conversation, "staff", text, author=session.staff.display_name)
+    return web.json_response(message.as_wire())
+
+
+@routes.post("/staff/api/tickets/{ticket}/typing")
+async def typing(request: web.Request) -> web.Response:
+    session = await _staff(request, write=True)
+    body = await _body(request)
+    try:
+        ticket = await asyncio.to_thread(tickets.get_ticket, request.app[DB], _ticket_id(request))
+    except TicketError as exc:
+        return _ticket_error(exc)
+    if ticket.status == "assigned" and ticket.assigned_to == session.staff.display_name:
+        event = {"type": "typing", "role": "staff", "active": bool(body.get("active"))}
+        await request.app[CHAT].hub.publish(ticket.conversation_id, event)
+    return web.json_response({"ok": True})
+
+
+@routes.post("/staff/api/tickets/{ticket}/note")
+async def note(request: web.Request) -> web.Response:
+    session = await _staff(request, write=True)
+    body = await _body(request)
+    try:
+        ticket = await asyncio.to_thread(
+            tickets.add_note, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
+        )
+    except TicketError as exc:
+        return _ticket_error(exc)
+    return web.json_response(ticket.as_json())
+
+
+@routes.post("/staff/api/tickets/{ticket}/requeue")
+async def requeue(request: web.Request) -> web.Response:
+    session = await _staff(request, write=True)
+    chat = request.app[CHAT]
+    try:
+        ticket = await asyncio.to_thread(
+            tickets.requeue, request.app[DB], _ticket_id(request), session.staff.id, session.staff.role == "admin"
+        )
+    except TicketError as exc:
+        return _ticket_error(exc)
+    await chat.post(ticket.conversation_id, "system", texts.REQUEUED)
+    await chat.hub.publish(ticket.conversation_id, {"type": "state", "state": "queued"})
+    await chat.publish_queue()
+    return web.json_response(ticket.as_json())
+
+
+@routes.post("/staff/api/tickets/{ticket}/resolve")
+async def resolve(request: web.Request) -> web.Response:
+    session = await _staff(request, write=True)
+    body = await _body(request)
+    chat = request.app[CHAT]
+    try:
+        ticket = await asyncio.to_thread(
+            tickets.resolve,
+            request.app[DB],
+            _ticket_id(request),
+            session.staff.id,
+            body.get("reason"),
+            body.get("note") or "",
+            bool(body.get("guide_gap")),
+            session.staff.role == "admin",
+        )
+    except TicketError as exc:
+        return _ticket_error(exc)
+    await chat.post(ticket.conversation_id, "system", texts.RESOLVED, payload={"custom": {"type": "resolved"}})
+    await chat.back_to_bot(ticket.conversation_id)
+    await chat.publish_queue()
+    return web.json_response(ticket.as_json())
+
+
+@routes.get("/staff/api/sections")
+async def sections(request: web.Request) -> web.Response:
+    """Guide sections to insert as a reply, in the ticket's language, filtered by a search text."""
+    await _staff(request)
+    lang = "zh" if request.query.get("lang") == "zh" else "en"
+    query = (request.query.get("q") or "").strip().lower()[:100]
+    guide = default_guide()
+    found = []
+    for section in guide.sections.values():
+        title, body = section.title.get(lang), fill_facts(section.answer.get(lang), guide, lang)
+        if not query or query in title.lower() or query in body.lower() or query in section.id:
+            found.append({"id": section.id, "title": title, "text": body})
+    return web.json_response({"sections": found[:30]})
+
+
+@routes.get("/staff/api/gaps")
+async def gap_report(request: web.Request) -> web.Response:
+    await _staff(request)
+    groups = await asyncio.to_thread(gaps.report, request.app[DB])
+    return web.json_response({"groups": [g.as_json() for g in groups]})
+
+
+@routes.get("/staff/gaps.csv")
+async def gap_csv(request: web.Request) -> web.Response:
+    await _staff(request)
+    groups = await asyncio.to_thread(gaps.report, request.app[DB])
+    return web.Response(
+        text=gaps.to_csv(groups),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="guide-gaps.csv"'},
+    )
+
+
+@routes.get("/staff/ws")
+async def staff_socket(request: web.Request) -> web.StreamResponse:
+    """Live events for consoles: new tickets, queue changes, messages of handed-over conversations."""
+    await _staff(request)
+    if not _same_origin(request):
+        return _error("origin_not_allowed", "cross-origin console refused", 403)
+    ws = web.WebSocketResponse(heartbeat=25)
+    await ws.prepare(request)
+    hub = request.app[CHAT].hub
+    queue = hub.subscribe(STAFF_TOPIC)
+
+    async def forward() -> None:
+        while True:
+            event = await queue.get()
+            await ws.send_str(json.dumps(event, ensure_ascii=False, default=str))
+
+    writer = asyncio.create_task(forward())
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        writer.cancel()
+        hub.unsubscribe(STAFF_TOPIC, queue)
+    return ws

@@ -1,0 +1,241 @@
+// Staff console. Everything an applicant, the bot or a colleague wrote is inserted with textContent only.
+(function () {
+  "use strict";
+  var csrf = null;
+  var me = null;
+  var selected = null;
+  var view = "queue";
+  var detail = document.getElementById("detail");
+  var alertBox = document.getElementById("alert");
+
+  function api(path, body) {
+    var options = { credentials: "same-origin", headers: {} };
+    if (body !== undefined) {
+      options.method = "POST";
+      options.headers["Content-Type"] = "application/json";
+      options.headers["X-CSRF-Token"] = csrf;
+      options.body = JSON.stringify(body);
+    }
+    return fetch(path, options).then(function (response) {
+      if (response.status === 401) { location.href = "/staff/login"; throw new Error("login"); }
+      return response.json().then(function (data) {
+        if (!response.ok) { throw new Error(data.message || ("HTTP " + response.status)); }
+        return data;
+      });
+    });
+  }
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function minutes(seconds) { return Math.max(0, Math.round(seconds / 60)) + " min"; }
+
+  function notify(text) {
+    alertBox.textContent = text;
+    document.title = "● " + text;
+    try {
+      var audio = new (window.AudioContext || window.webkitAudioContext)();
+      var tone = audio.createOscillator();
+      tone.frequency.value = 880;
+      tone.connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.15);
+    } catch (e) { /* no audio: the visual alert is enough */ }
+    setTimeout(function () { document.title = "Staff console · 工作人员控制台"; }, 8000);
+  }
+
+  function loadTickets() {
+    var path = view === "resolved" ? "/staff/api/tickets?status=resolved" : "/staff/api/tickets";
+    return api(path).then(function (data) {
+      var list = document.getElementById("tickets");
+      list.replaceChildren();
+      if (!data.tickets.length) list.appendChild(el("li", "Nothing waiting · 暂无待处理", "empty"));
+      data.tickets.forEach(function (t) {
+        var item = el("li", null, "ticket " + t.status);
+        var button = el("button");
+        button.type = "button";
+        button.dataset.ticket = t.id;
+        button.appendChild(el("strong", "#" + t.id + " · " + t.status));
+        button.appendChild(el("span", " " + t.language.toUpperCase() + " · " + (t.topic || "—") + " · " + t.reason));
+        button.appendChild(el("span", " waited " + minutes(t.waiting_s) + (t.assigned_to ? " · " + t.assigned_to : ""), "muted"));
+        if (!t.office_open) button.appendChild(el("span", " · left a message", "muted"));
+        button.addEventListener("click", function () { select(t.id); });
+        if (selected === t.id) item.classList.add("active");
+        item.appendChild(button);
+        list.appendChild(item);
+      });
+    });
+  }
+
+  function renderMessage(m) {
+    var item = el("li", null, "msg " + m.role);
+    var who = m.role === "staff" ? (m.author || "staff") : m.role;
+    item.appendChild(el("span", who, "who"));
+    item.appendChild(el("span", m.text || "", "text"));
+    var custom = m.custom || {};
+    if (custom.type === "guide_answer") item.appendChild(el("span", "cites: " + custom.title + " (" + custom.section + ")", "cite"));
+    if (custom.type === "case_status") item.appendChild(el("span", "case " + custom.case + ": " + custom.stage, "cite"));
+    if (m.buttons && m.buttons.length) {
+      item.appendChild(el("span", "buttons: " + m.buttons.map(function (b) { return b.title; }).join(" | "), "cite"));
+    }
+    if (m.custom && !m.text && custom.type !== "guide_answer" && custom.type !== "case_status") return null;
+    return item;
+  }
+
+  function select(id) {
+    selected = id;
+    return api("/staff/api/tickets/" + id).then(render).then(loadTickets).catch(function (e) { notify(e.message); });
+  }
+
+  function render(data) {
+    var t = data.ticket;
+    var node = document.getElementById("detail-template").content.cloneNode(true);
+    node.querySelector(".t-title").textContent = "#" + t.id + " · " + t.status + (t.assigned_to ? " · " + t.assigned_to : "");
+    node.querySelector(".t-meta").textContent =
+      "language " + t.language + " · topic " + (t.topic || "—") + " · reason " + t.reason + " · waited " + minutes(t.waiting_s) +
+      (t.contact ? " · contact " + t.contact : "");
+    node.querySelector(".t-summary").textContent = t.summary;
+    if (data.case) {
+      var box = node.querySelector(".t-case");
+      box.hidden = false;
+      var dl = box.querySelector(".case");
+      [["number", data.case.application_number], ["procedure", data.case.procedure], ["stage", data.case.stage],
+       ["since", data.case.stage_since], ["applicant", data.case.applicant_name], ["employer", data.case.employer],
+       ["missing", data.case.missing.map(function (m) { return m.item; }).join("; ") || "—"]].forEach(function (pair) {
+        dl.appendChild(el("dt", pair[0]));
+        dl.appendChild(el("dd", pair[1] || "—"));
+      });
+    }
+    var transcript = node.querySelector(".transcript");
+    data.transcript.forEach(function (m) { var item = renderMessage(m); if (item) transcript.appendChild(item); });
+    var notes = node.querySelector(".note-list");
+    t.notes.forEach(function (n) { notes.appendChild(el("li", n.author + ": " + n.text)); });
+    var mine = t.status === "assigned" && me && t.assigned_to === me.user;
+    node.querySelector(".claim").hidden = t.status !== "queued";
+    node.querySelector(".requeue").hidden = !(mine || (me && me.role === "admin" && t.status === "assigned"));
+    node.querySelector(".resolve").hidden = t.status === "resolved";
+    node.querySelector(".reply").hidden = !mine;
+    wire(node, t);
+    detail.replaceChildren(node);
+    transcript = detail.querySelector(".transcript");
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  function wire(node, t) {
+    node.querySelector(".claim").addEventListener("click", function () {
+      api("/staff/api/tickets/" + t.id + "/claim", {}).then(function () { select(t.id); }).catch(function (e) { notify(e.message); });
+    });
+    node.querySelector(".requeue").addEventListener("click", function () {
+      api("/staff/api/tickets/" + t.id + "/requeue", {}).then(function () { select(t.id); }).catch(function (e) { notify(e.message); });
+    });
+    node.querySelector(".resolve").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = event.target;
+      api("/staff/api/tickets/" + t.id + "/resolve", {
+        reason: form.reason.value, note: form.note.value, guide_gap: form.gap.checked
+      }).then(function () { select(t.id); }).catch(function (e) { notify(e.message); });
+    });
+    var reply = node.querySelector(".reply");
+    var typingTimer = null;
+    reply.text.addEventListener("input", function () {
+      if (typingTimer === null) api("/staff/api/tickets/" + t.id + "/typing", { active: true }).catch(function () {});
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(function () {
+        typingTimer = null;
+        api("/staff/api/tickets/" + t.id + "/typing", { active: false }).catch(function () {});
+      }, 2500);
+    });
+    reply.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = reply.text.value.trim();
+      if (!text) return;
+      api("/staff/api/tickets/" + t.id + "/reply", { text: text }).then(function () {
+        reply.text.value = "";
+        select(t.id);
+      }).catch(function (e) { notify(e.message); });
+    });
+    var search = node.querySelector(".section-search");
+    var pick = node.querySelector(".section-pick");
+    var found = {};
+    function findSections() {
+      api("/staff/api/sections?lang=" + encodeURIComponent(t.language) + "&q=" + encodeURIComponent(search.value)).then(function (data) {
+        pick.replaceChildren();
+        data.sections.forEach(function (s) {
+          found[s.id] = s.text;
+          var option = el("option", s.title);
+          option.value = s.id;
+          pick.appendChild(option);
+        });
+      });
+    }
+    search.addEventListener("input", findSections);
+    findSections();
+    node.querySelector(".insert").addEventListener("click", function () {
+      if (found[pick.value]) reply.text.value = (reply.text.value ? reply.text.value + "\n" : "") + found[pick.value];
+      reply.text.focus();
+    });
+    node.querySelector(".note").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var input = event.target.text;
+      if (!input.value.trim()) return;
+      api("/staff/api/tickets/" + t.id + "/note", { text: input.value }).then(function () { input.value = ""; select(t.id); })
+        .catch(function (e) { notify(e.message); });
+    });
+  }
+
+  function loadGaps() {
+    api("/staff/api/gaps").then(function (data) {
+      var body = document.querySelector("#gaps tbody");
+      body.replaceChildren();
+      data.groups.forEach(function (g) {
+        var row = el("tr");
+        row.appendChild(el("td", g.count));
+        var questions = el("td");
+        questions.appendChild(el("strong", g.label));
+        g.questions.slice(1, 6).forEach(function (q) { questions.appendChild(el("div", q, "muted")); });
+        row.appendChild(questions);
+        row.appendChild(el("td", Object.keys(g.sources).map(function (k) { return k + " " + g.sources[k]; }).join(", ")));
+        row.appendChild(el("td", g.staff_answers.slice(0, 3).join(" | ")));
+        body.appendChild(row);
+      });
+    });
+  }
+
+  function connect() {
+    var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/staff/ws");
+    ws.onmessage = function (event) {
+      var e = JSON.parse(event.data);
+      if (e.type === "ticket_new") notify("New conversation waiting · 新的待接入对话 #" + e.ticket);
+      if (e.type === "ticket_new" || e.type === "queue_changed") loadTickets();
+      if (e.type === "ticket_message" && selected !== null) select(selected);
+    };
+    ws.onclose = function () { setTimeout(connect, 2000); };
+  }
+
+  document.querySelectorAll("nav [data-view]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      view = button.dataset.view;
+      document.querySelectorAll("nav [data-view]").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+      document.getElementById("gaps-pane").hidden = view !== "gaps";
+      document.getElementById("queue-pane").hidden = view === "gaps";
+      detail.hidden = view === "gaps";
+      if (view === "gaps") loadGaps(); else loadTickets();
+    });
+  });
+  document.getElementById("logout").addEventListener("click", function () {
+    api("/staff/logout", {}).finally(function () { location.href = "/staff/login"; });
+  });
+
+  api("/staff/api/me").then(function (data) {
+    me = data;
+    csrf = data.csrf;
+    document.getElementById("me").textContent = data.user + " (" + data.role + ")";
+    loadTickets();
+    connect();
+    setInterval(loadTickets, 30000);
+  });
+})();

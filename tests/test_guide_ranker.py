@@ -1,0 +1,79 @@
+"""The guide-section ranker: trains from retrieval examples, ranks sections, and corrects the intent where the
+section ranking knows better (a status request, a question about none of the sections)."""
+
+from __future__ import annotations
+
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.guide_ranker import GuideSectionRanker
+
+EXAMPLES = {
+    "faq/fees": ["how much does the work permit cost", "is there a fee", "工作许可收费吗", "办证要交钱吗"],
+    "faq/check_status": ["where is my application", "check my case status", "我的申请到哪一步了", "查进度"],
+    "faq/extension": ["how do I renew my permit", "extend the work permit", "工作许可怎么延期", "续签要提前多久"],
+    "out_of_scope": ["what is the weather", "recommend a restaurant", "明天天气怎么样", "讲个笑话"],
+}
+
+
+def trained(tmp_path) -> GuideSectionRanker:  # type: ignore[no-untyped-def]
+    messages = []
+    for key, texts in EXAMPLES.items():
+        intent = key.split("/")[0]
+        for text in texts:
+            data = {"text": text, "intent": intent}
+            if "/" in key:
+                data["intent_response_key"] = key
+            messages.append(Message(data=data))
+    config = {**GuideSectionRanker.get_default_config(), "section_intents": {"check_status": "check_status"}}
+    ranker = GuideSectionRanker.create(config, LocalModelStorage(tmp_path), Resource("ranker"), None)  # type: ignore[arg-type]
+    ranker.train(TrainingData(training_examples=messages))
+    return ranker
+
+
+def parse(ranker: GuideSectionRanker, text: str, intent: str = "faq") -> Message:
+    message = Message(
+        data={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "intent_ranking": [{"name": intent, "confidence": 0.9}, {"name": "greet", "confidence": 0.1}],
+        }
+    )
+    ranker.process([message])
+    return message
+
+
+def test_ranks_sections_like_a_response_selector(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    message = parse(trained(tmp_path), "how much is the fee for the permit")
+    selector = message.get("response_selector")["faq"]
+    assert selector["ranking"][0]["intent_response_key"] == "faq/fees"
+    assert selector["response"]["intent_response_key"] == "faq/fees"
+    assert all(r["intent_response_key"].startswith("faq/") for r in selector["ranking"])
+    assert 0.0 <= selector["none_of_the_sections"] <= 1.0
+
+
+def test_a_status_request_becomes_the_status_intent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ranker = trained(tmp_path)
+    ranker._config["section_intent_confidence"] = 0.3
+    message = parse(ranker, "where is my application, check the case")
+    assert message.get("intent")["name"] == "check_status"
+    assert [r["name"] for r in message.get("intent_ranking")] == ["check_status", "greet"]
+
+
+def test_a_question_about_none_of_the_sections_becomes_out_of_scope(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    message = parse(trained(tmp_path), "what is the weather tomorrow")
+    assert message.get("intent")["name"] == "out_of_scope"
+    assert message.get("intent")["confidence"] >= 0.9  # the classifier's confidence, so no spurious fallback
+
+
+def test_other_intents_are_left_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert parse(trained(tmp_path), "where is my application", intent="greet").get("intent")["name"] == "greet"
+
+
+def test_survives_persist_and_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ranker = trained(tmp_path)
+    loaded = GuideSectionRanker.load(ranker._config, ranker._model_storage, ranker._resource, None)  # type: ignore[arg-type]
+    message = parse(loaded, "工作许可怎么延期")
+    assert message.get("response_selector")["faq"]["ranking"][0]["intent_response_key"] == "faq/extension"

@@ -1,0 +1,76 @@
+"""The socket.io endpoint speaks Rasa's socket.io channel protocol (what rasa-webchat uses), handoff included."""
+
+from __future__ import annotations
+
+import asyncio
+
+import socketio
+
+from bot.gateway.keys import DB
+from bot.handoff import staff_accounts, tickets
+
+
+class Webchat:
+    """A python-socketio client doing what rasa-webchat does."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.session: asyncio.Future = asyncio.get_event_loop().create_future()
+        self.client.on("bot_uttered", self.inbox.put_nowait)
+        self.client.on("session_confirm", lambda sid: self.session.done() or self.session.set_result(sid))
+
+    async def start(self, url: str, session_id: str | None = None, transports: list[str] | None = None) -> str:
+        await self.client.connect(url, socketio_path="socket.io", transports=transports or ["websocket"])
+        await self.client.emit("session_request", {"session_id": session_id})
+        return await asyncio.wait_for(self.session, 10)
+
+    async def say(self, session_id: str, text: str, custom: dict | None = None) -> None:  # type: ignore[type-arg]
+        await self.client.emit("user_uttered", {"message": text, "customData": custom or {}, "session_id": session_id})
+
+    async def next(self) -> dict:  # type: ignore[type-arg]
+        return await asyncio.wait_for(self.inbox.get(), 10)
+
+
+async def test_session_and_messages_follow_rasas_protocol(gateway, rasa) -> None:
+    url = str(gateway.make_url("")).rstrip("/")
+    rasa.reply = lambda text: [
+        {"text": f"bot: {text}", "buttons": [{"title": "Fees", "payload": '/faq{"section": "fees"}'}]}
+    ]
+    chat = Webchat()
+    session = await chat.start(url, transports=["polling", "websocket"])
+    assert len(session) == 48
+    await chat.say(session, "hello <b>there</b>", {"language": "zh"})
+    reply = await chat.next()
+    assert reply["text"] == "bot: hello <b>there</b>"
+    assert reply["quick_replies"] == [{"content_type": "text", "title": "Fees", "payload": '/faq{"section": "fees"}'}]
+    assert rasa.received[-1]["metadata"] == {"language": "zh"}
+    await chat.say(session, '/faq{"section": "fees"}')
+    await chat.next()
+    assert rasa.received[-1]["message"] == '/faq{"section": "fees", "language": "zh"}'  # an offered quick reply
+    await chat.say(session, "/restart")
+    await chat.next()
+    assert rasa.received[-1]["message"] == "／restart"  # typed commands are never injected
+    await chat.client.disconnect()
+
+    again = Webchat()
+    assert await again.start(url, session) == session  # session persistence
+    await again.client.disconnect()
+
+
+async def test_staff_replies_reach_webchat_during_a_handoff(gateway, rasa) -> None:
+    url = str(gateway.make_url("")).rstrip("/")
+    chat = Webchat()
+    session = await chat.start(url)
+    ticket, _ = tickets.open_ticket(gateway.app[DB], session, "asked", "en", None, True)
+    staff = staff_accounts.create_staff(gateway.app[DB], "sio", "Liu Yang", "a long enough password")
+    tickets.claim(gateway.app[DB], ticket.id, staff.id)
+    before = len(rasa.received)
+    await chat.say(session, "is anyone there?")
+    await asyncio.sleep(0.2)
+    assert len(rasa.received) == before
+    from bot.gateway.keys import CHAT
+
+    await gateway.app[CHAT].post(session, "staff", "Yes, Liu Yang here.", author="Liu Yang")
+    assert (await chat.next())["text"] == "Liu Yang: Yes, Liu Yang here."
+    await chat.client.disconnect()
