@@ -8,21 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.db.models import PROCEDURES
 from bot.guide.answers import answer, fill_facts
 from bot.guide.loader import KNOWLEDGE_DIR, GuideError, load_guide
 from bot.guide.models import TOPICS
 
 RESEARCH = Path(__file__).resolve().parents[2] / "shared" / "research"
-PROCEDURES = (
-    "notification_letter",
-    "work_permit_after_entry",
-    "apply_inside_china",
-    "change_employer",
-    "extension",
-    "change_info",
-    "cancellation",
-    "replacement",
-)
 
 
 @pytest.fixture(scope="module")

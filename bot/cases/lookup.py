@@ -99,7 +99,7 @@ def _locked_until(session: Any, conversation_id: str, number: str, now: datetime
         .all()
     )
     if len(conversation_failures) >= limits.per_conversation:
-        ends.append(_aware(conversation_failures[0]) + timedelta(minutes=limits.lock_minutes))
+        ends.append(conversation_failures[0] + timedelta(minutes=limits.lock_minutes))
     case_failures = (
         session.execute(
             sa.select(LookupAttempt.at)
@@ -114,15 +114,9 @@ def _locked_until(session: Any, conversation_id: str, number: str, now: datetime
         .all()
     )
     if len(case_failures) >= limits.per_case_per_hour:
-        ends.append(_aware(case_failures[0]) + timedelta(minutes=limits.lock_minutes))
+        ends.append(case_failures[0] + timedelta(minutes=limits.lock_minutes))
     active = [end for end in ends if end > now]
     return max(active) if active else None
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import timezone
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def lock_state(
@@ -242,15 +236,11 @@ def status_for_token(
         return None
     with db.transaction() as session:
         verification = session.get(CaseVerification, token)
-        if (
-            verification is None
-            or verification.conversation_id != conversation_id
-            or _aware(verification.expires_at) <= now
-        ):
+        if verification is None or verification.conversation_id != conversation_id or verification.expires_at <= now:
             return None
         case = session.get(Case, verification.case_id)
         history = [
-            (event.to_stage, _aware(event.at))
+            (event.to_stage, event.at)
             for event in session.execute(
                 sa.select(CaseEvent)
                 .where(CaseEvent.case_id == case.id, CaseEvent.to_stage.is_not(None))
@@ -265,7 +255,7 @@ def status_for_token(
                 .order_by(MissingMaterial.id)
             ).scalars()
         ]
-        stage, since = case.stage, _aware(case.stage_since)
+        stage, since = case.stage, case.stage_since
         number, procedure = case.application_number, case.procedure
     due = procedures.due(stage, since, history, calendar)
     today = shanghai_date(now)

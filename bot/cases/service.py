@@ -65,12 +65,6 @@ class CaseView:
         return data
 
 
-def _aware(moment: datetime) -> datetime:
-    from datetime import timezone
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _view(session: Session, case: Case) -> CaseView:
     return CaseView(
         application_number=case.application_number,
@@ -80,10 +74,10 @@ def _view(session: Session, case: Case) -> CaseView:
         nationality=case.nationality,
         employer=case.employer.name if case.employer else None,
         stage=case.stage,
-        stage_since=_aware(case.stage_since),
-        submitted_at=_aware(case.submitted_at),
+        stage_since=case.stage_since,
+        submitted_at=case.submitted_at,
         missing=[
-            {"id": m.id, "item": m.item, "requested_at": _aware(m.requested_at).isoformat(), "by": m.requested_by}
+            {"id": m.id, "item": m.item, "requested_at": m.requested_at.isoformat(), "by": m.requested_by}
             for m in case.missing
             if m.resolved_at is None
         ],
@@ -94,7 +88,7 @@ def _view(session: Session, case: Case) -> CaseView:
                 "to": e.to_stage,
                 "actor": e.actor,
                 "note": e.note,
-                "at": _aware(e.at).isoformat(),
+                "at": e.at.isoformat(),
             }
             for e in case.events
         ],

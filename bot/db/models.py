@@ -17,14 +17,32 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UtcDateTime(sa.types.TypeDecorator):
+    """Timestamps are stored in UTC and always come back timezone-aware (SQLite forgets the zone; PostgreSQL
+    keeps it), so no caller has to patch naive datetimes."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 class Conversation(Base):
     """One applicant's chat; its id is also the Rasa sender id. Knowing the id is what grants access."""
 
     __tablename__ = "conversations"
 
     id = sa.Column(sa.String(64), primary_key=True)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    updated_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    updated_at = sa.Column(UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow)
     channel = sa.Column(sa.String(16), nullable=False, default="web")
     # Language the user picked explicitly (toggle, /lang); None means "answer in the language asked".
     language_choice = sa.Column(sa.String(8), nullable=True)
@@ -57,9 +75,9 @@ class Message(Base):
     text = sa.Column(sa.Text, nullable=False, default="")
     # Buttons, custom payloads and other structured content, as JSON.
     payload = sa.Column(sa.JSON(none_as_null=True), nullable=True)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
     # For user messages: when the bot (or staff) received it. NULL means still to deliver.
-    delivered_at = sa.Column(sa.DateTime(timezone=True), nullable=True)
+    delivered_at = sa.Column(UtcDateTime, nullable=True)
     # For staff messages: the display name of who wrote it.
     author = sa.Column(sa.String(100), nullable=True)
 
@@ -106,7 +124,7 @@ class Employer(Base):
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(300), nullable=False)
     credit_code = sa.Column(sa.String(32), nullable=True, unique=True)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
 
 
 class Case(Base):
@@ -123,10 +141,10 @@ class Case(Base):
     passport_hash = sa.Column(sa.String(200), nullable=False)
     employer_id = sa.Column(sa.Integer, sa.ForeignKey("employers.id"), nullable=True)
     stage = sa.Column(sa.String(32), nullable=False, default="submitted")
-    stage_since = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    submitted_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    updated_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    stage_since = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    submitted_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    updated_at = sa.Column(UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     employer = relationship("Employer")
     events = relationship("CaseEvent", back_populates="case", order_by="CaseEvent.id")
@@ -151,7 +169,7 @@ class CaseEvent(Base):
     to_stage = sa.Column(sa.String(32), nullable=True)
     actor = sa.Column(sa.String(100), nullable=False)
     note = sa.Column(sa.Text, nullable=False, default="")
-    at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
 
     case = relationship("Case", back_populates="events")
 
@@ -167,8 +185,8 @@ class MissingMaterial(Base):
     case_id = sa.Column(sa.Integer, sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
     item = sa.Column(sa.Text, nullable=False)
     requested_by = sa.Column(sa.String(100), nullable=False)
-    requested_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    resolved_at = sa.Column(sa.DateTime(timezone=True), nullable=True)
+    requested_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    resolved_at = sa.Column(UtcDateTime, nullable=True)
 
     case = relationship("Case", back_populates="missing")
 
@@ -183,7 +201,7 @@ class LookupAttempt(Base):
     application_number = sa.Column(sa.String(32), nullable=False, index=True)
     case_id = sa.Column(sa.Integer, sa.ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
     outcome = sa.Column(sa.String(16), nullable=False)
-    at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    at = sa.Column(UtcDateTime, nullable=False, default=utcnow, index=True)
 
     __table_args__ = (sa.CheckConstraint(f"outcome IN {LOOKUP_OUTCOMES}", name="ck_lookup_attempts_outcome"),)
 
@@ -196,8 +214,8 @@ class CaseVerification(Base):
     token = sa.Column(sa.String(64), primary_key=True)
     conversation_id = sa.Column(sa.String(64), nullable=False, index=True)
     case_id = sa.Column(sa.Integer, sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    expires_at = sa.Column(sa.DateTime(timezone=True), nullable=False)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    expires_at = sa.Column(UtcDateTime, nullable=False)
 
 
 class ApiToken(Base):
@@ -208,8 +226,8 @@ class ApiToken(Base):
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(100), nullable=False)
     token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    revoked_at = sa.Column(sa.DateTime(timezone=True), nullable=True)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    revoked_at = sa.Column(UtcDateTime, nullable=True)
 
 
 # -- staff and handoff -------------------------------------------------------------------------------------------
@@ -230,8 +248,8 @@ class StaffUser(Base):
     role = sa.Column(sa.String(16), nullable=False, default="staff")
     active = sa.Column(sa.Boolean, nullable=False, default=True)
     failed_logins = sa.Column(sa.Integer, nullable=False, default=0)
-    locked_until = sa.Column(sa.DateTime(timezone=True), nullable=True)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    locked_until = sa.Column(UtcDateTime, nullable=True)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
 
     __table_args__ = (sa.CheckConstraint(f"role IN {STAFF_ROLES}", name="ck_staff_users_role"),)
 
@@ -244,8 +262,8 @@ class StaffSession(Base):
     token_hash = sa.Column(sa.String(64), primary_key=True)
     user_id = sa.Column(sa.Integer, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
     csrf_token = sa.Column(sa.String(64), nullable=False)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
-    expires_at = sa.Column(sa.DateTime(timezone=True), nullable=False)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    expires_at = sa.Column(UtcDateTime, nullable=False)
 
 
 class Ticket(Base):
@@ -265,10 +283,10 @@ class Ticket(Base):
     case_number = sa.Column(sa.String(32), nullable=True)
     office_open = sa.Column(sa.Boolean, nullable=False, default=True)
     contact = sa.Column(sa.String(200), nullable=True)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow, index=True)
     assigned_to = sa.Column(sa.Integer, sa.ForeignKey("staff_users.id"), nullable=True)
-    assigned_at = sa.Column(sa.DateTime(timezone=True), nullable=True)
-    resolved_at = sa.Column(sa.DateTime(timezone=True), nullable=True)
+    assigned_at = sa.Column(UtcDateTime, nullable=True)
+    resolved_at = sa.Column(UtcDateTime, nullable=True)
     resolved_by = sa.Column(sa.Integer, sa.ForeignKey("staff_users.id"), nullable=True)
     resolution_reason = sa.Column(sa.String(32), nullable=True)
     resolution_note = sa.Column(sa.Text, nullable=True)
@@ -296,7 +314,7 @@ class TicketNote(Base):
     ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True)
     author_id = sa.Column(sa.Integer, sa.ForeignKey("staff_users.id"), nullable=False)
     text = sa.Column(sa.Text, nullable=False)
-    created_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
 
 
 class WebhookDelivery(Base):
@@ -308,6 +326,6 @@ class WebhookDelivery(Base):
     ticket_id = sa.Column(sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False)
     body = sa.Column(sa.JSON, nullable=False)
     attempts = sa.Column(sa.Integer, nullable=False, default=0)
-    next_attempt_at = sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
-    delivered_at = sa.Column(sa.DateTime(timezone=True), nullable=True)
+    next_attempt_at = sa.Column(UtcDateTime, nullable=False, default=utcnow, index=True)
+    delivered_at = sa.Column(UtcDateTime, nullable=True)
     last_error = sa.Column(sa.Text, nullable=True)

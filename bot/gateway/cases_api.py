@@ -4,7 +4,6 @@ service and its errors to status codes."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +12,7 @@ from bot.cases import service, tokens
 from bot.cases.csv_import import import_csv, parse_moment
 from bot.cases.identifiers import PassportHasher
 from bot.cases.service import CaseError, NewCase
+from bot.gateway.http import json_body, json_error, json_exception
 from bot.gateway.keys import DB, SETTINGS
 
 routes = web.RouteTableDef()
@@ -30,37 +30,18 @@ FIELDS = (
 )
 
 
-def _error(code: str, message: str, status: int = 400, **extra: Any) -> web.Response:
-    return web.json_response({"error": code, "message": message, **extra}, status=status)
-
-
 async def _actor(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
     owner = await asyncio.to_thread(tokens.token_owner, request.app[DB], token)
     if owner is None:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "unauthorized", "message": "a valid API token is required"}),
-            content_type="application/json",
+        raise json_exception(
+            web.HTTPUnauthorized,
+            "unauthorized",
+            "a valid API token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return f"api:{owner}"
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_json", "message": "the body must be a JSON object"}),
-            content_type="application/json",
-        ) from exc
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_json", "message": "the body must be a JSON object"}),
-            content_type="application/json",
-        )
-    return body
 
 
 def _text(body: dict[str, Any], name: str, default: str = "") -> str:
@@ -76,7 +57,7 @@ async def _run(function: Any, *args: Any, **kwargs: Any) -> web.Response:
     try:
         result = await asyncio.to_thread(function, *args, **kwargs)
     except CaseError as exc:
-        return _error(exc.code, str(exc), STATUS.get(exc.code, 400))
+        return json_error(exc.code, str(exc), STATUS.get(exc.code, 400))
     return web.json_response(result.as_json())
 
 
@@ -90,15 +71,15 @@ async def list_cases(request: web.Request) -> web.Response:
 @routes.post("/api/cases")
 async def create(request: web.Request) -> web.Response:
     actor = await _actor(request)
-    body = await _json(request)
+    body = await json_body(request)
     try:
         data = NewCase(**{name: _text(body, name, "submitted" if name == "stage" else "") for name in FIELDS})
         data.stage_since = parse_moment(_text(body, "stage_since"))
         data.submitted_at = parse_moment(_text(body, "submitted_at"))
     except CaseError as exc:
-        return _error(exc.code, str(exc))
+        return json_error(exc.code, str(exc))
     except ValueError:
-        return _error("bad_date", "stage_since and submitted_at must be ISO dates")
+        return json_error("bad_date", "stage_since and submitted_at must be ISO dates")
     hasher = PassportHasher(request.app[SETTINGS].secret_key)
     response = await _run(service.create_case, request.app[DB], data, hasher, actor)
     if response.status == 200:
@@ -115,22 +96,22 @@ async def show(request: web.Request) -> web.Response:
 @routes.post("/api/cases/{number}/stage")
 async def move(request: web.Request) -> web.Response:
     actor = await _actor(request)
-    body = await _json(request)
+    body = await json_body(request)
     try:
         stage, note = _text(body, "stage"), _text(body, "note")
         expected = _text(body, "expected") or None
     except CaseError as exc:
-        return _error(exc.code, str(exc))
+        return json_error(exc.code, str(exc))
     return await _run(service.move_case, request.app[DB], request.match_info["number"], stage, actor, note, expected)
 
 
 @routes.post("/api/cases/{number}/missing")
 async def missing(request: web.Request) -> web.Response:
     actor = await _actor(request)
-    body = await _json(request)
+    body = await json_body(request)
     items = body.get("items")
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        return _error("bad_items", "items must be a list of strings")
+        return json_error("bad_items", "items must be a list of strings")
     return await _run(service.request_materials, request.app[DB], request.match_info["number"], items, actor)
 
 
@@ -147,7 +128,7 @@ async def import_cases(request: web.Request) -> web.Response:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _error("bad_encoding", "the CSV must be UTF-8")
+        return json_error("bad_encoding", "the CSV must be UTF-8")
     hasher = PassportHasher(request.app[SETTINGS].secret_key)
     result = await asyncio.to_thread(import_csv, request.app[DB], text, hasher, actor)
     if result.errors:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -15,6 +14,7 @@ from bot.cases import service as case_service
 from bot.cases.service import CaseError
 from bot.conversations import store
 from bot.gateway.chat import STAFF_TOPIC
+from bot.gateway.http import json_body, json_error, json_exception
 from bot.gateway.keys import CHAT, DB, SETTINGS
 from bot.gateway.pages import STATIC
 from bot.guide.answers import fill_facts
@@ -26,10 +26,6 @@ from bot.handoff.tickets import TicketError
 routes = web.RouteTableDef()
 COOKIE = "etown_staff"
 STATUS = {"not_found": 404, "already_claimed": 409, "resolved": 409, "not_yours": 403, "not_claimed": 409}
-
-
-def _error(code: str, message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
 
 
 async def _session(request: web.Request) -> Session | None:
@@ -47,28 +43,10 @@ def _same_origin(request: web.Request) -> bool:
 async def _staff(request: web.Request, write: bool = False) -> Session:
     session = await _session(request)
     if session is None:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "login_required", "message": "please log in"}), content_type="application/json"
-        )
+        raise json_exception(web.HTTPUnauthorized, "login_required", "please log in")
     if write and (request.headers.get("X-CSRF-Token") != session.csrf_token or not _same_origin(request)):
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "csrf", "message": "missing or wrong CSRF token"}),
-            content_type="application/json",
-        )
+        raise json_exception(web.HTTPForbidden, "csrf", "missing or wrong CSRF token")
     return session
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_json", "message": "the body must be a JSON object"}),
-            content_type="application/json",
-        )
-    return body
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -79,7 +57,7 @@ def _ticket_id(request: web.Request) -> int:
 
 
 def _ticket_error(exc: TicketError) -> web.Response:
-    return _error(exc.code, str(exc), STATUS.get(exc.code, 400))
+    return json_error(exc.code, str(exc), STATUS.get(exc.code, 400))
 
 
 # -- pages --------------------------------------------------------------------------------------------------------
@@ -93,14 +71,14 @@ async def login_page(request: web.Request) -> web.FileResponse:
 @routes.post("/staff/login")
 async def login(request: web.Request) -> web.Response:
     if not _same_origin(request):
-        return _error("csrf", "cross-origin login refused", 403)
-    body = await _body(request)
+        return json_error("csrf", "cross-origin login refused", 403)
+    body = await json_body(request)
     try:
         staff = await asyncio.to_thread(
             staff_accounts.authenticate, request.app[DB], body.get("username"), body.get("password")
         )
     except AccountError as exc:
-        return _error("login_failed", str(exc), 401)
+        return json_error("login_failed", str(exc), 401)
     token, csrf = await asyncio.to_thread(staff_accounts.open_session, request.app[DB], staff)
     response = web.json_response({"user": staff.display_name, "role": staff.role, "csrf": csrf})
     response.set_cookie(
@@ -194,7 +172,7 @@ async def claim(request: web.Request) -> web.Response:
 @routes.post("/staff/api/tickets/{ticket}/reply")
 async def reply(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
-    body = await _body(request)
+    body = await json_body(request)
     try:
         conversation, text = await asyncio.to_thread(
             tickets.check_can_reply, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
@@ -208,7 +186,7 @@ async def reply(request: web.Request) -> web.Response:
 @routes.post("/staff/api/tickets/{ticket}/typing")
 async def typing(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
-    body = await _body(request)
+    body = await json_body(request)
     try:
         ticket = await asyncio.to_thread(tickets.get_ticket, request.app[DB], _ticket_id(request))
     except TicketError as exc:
@@ -222,7 +200,7 @@ async def typing(request: web.Request) -> web.Response:
 @routes.post("/staff/api/tickets/{ticket}/note")
 async def note(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
-    body = await _body(request)
+    body = await json_body(request)
     try:
         ticket = await asyncio.to_thread(
             tickets.add_note, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
@@ -251,7 +229,7 @@ async def requeue(request: web.Request) -> web.Response:
 @routes.post("/staff/api/tickets/{ticket}/resolve")
 async def resolve(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
-    body = await _body(request)
+    body = await json_body(request)
     chat = request.app[CHAT]
     try:
         ticket = await asyncio.to_thread(
@@ -311,7 +289,7 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
     """Live events for consoles: new tickets, queue changes, messages of handed-over conversations."""
     await _staff(request)
     if not _same_origin(request):
-        return _error("origin_not_allowed", "cross-origin console refused", 403)
+        return json_error("origin_not_allowed", "cross-origin console refused", 403)
     ws = web.WebSocketResponse(heartbeat=25)
     await ws.prepare(request)
     hub = request.app[CHAT].hub

@@ -47,12 +47,6 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    from datetime import timezone
-
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def create_staff(db: Database, username: str, display_name: str, password: str, role: str = "staff") -> Staff:
     username = username.strip().lower()
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
@@ -96,7 +90,7 @@ def authenticate(db: Database, username: str, password: str, clock: Clock = utcn
         user = session.execute(
             sa.select(StaffUser).where(StaffUser.username == username.strip().lower())
         ).scalar_one_or_none()
-        locked = _aware(user.locked_until) if user is not None else None
+        locked = user.locked_until if user is not None else None
         if user is None or not user.active or (locked is not None and locked > now):
             _check(_DUMMY, password)
         elif not _check(user.password_hash, password):
@@ -150,7 +144,7 @@ def session_for(db: Database, token: str | None, clock: Clock = utcnow) -> Sessi
         if row is None:
             return None
         stored, user = row
-        if _aware(stored.expires_at) <= clock() or not user.active:
+        if stored.expires_at <= clock() or not user.active:
             return None
         return Session(Staff(user.id, user.username, user.display_name, user.role), stored.csrf_token)
 

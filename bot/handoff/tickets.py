@@ -37,12 +37,6 @@ class TicketError(ValueError):
         self.code = code
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    from datetime import timezone
-
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 @dataclass
 class QueueInfo:
     ticket: int
@@ -79,8 +73,8 @@ class TicketView:
 
 def _view(session: Any, ticket: Ticket, now: datetime, with_notes: bool = False) -> TicketView:
     assignee = session.get(StaffUser, ticket.assigned_to) if ticket.assigned_to else None
-    created = _aware(ticket.created_at)
-    end = _aware(ticket.assigned_at) or _aware(ticket.resolved_at) or now
+    created = ticket.created_at
+    end = ticket.assigned_at or ticket.resolved_at or now
     notes = []
     if with_notes:
         rows = session.execute(
@@ -89,7 +83,7 @@ def _view(session: Any, ticket: Ticket, now: datetime, with_notes: bool = False)
             .where(TicketNote.ticket_id == ticket.id)
             .order_by(TicketNote.id)
         ).all()
-        notes = [{"author": name, "text": note.text, "at": _aware(note.created_at).isoformat()} for note, name in rows]
+        notes = [{"author": name, "text": note.text, "at": note.created_at.isoformat()} for note, name in rows]
     return TicketView(
         id=ticket.id,
         conversation_id=ticket.conversation_id,
@@ -198,7 +192,7 @@ def handling_time_s(session: Any) -> int:
         .order_by(Ticket.assigned_at.desc())
         .limit(50)
     ).all()
-    waits = [(_aware(b) - _aware(a)).total_seconds() for a, b in rows if a and b]
+    waits = [(b - a).total_seconds() for a, b in rows if a and b]
     return int(statistics.median(waits)) if len(waits) >= 5 else DEFAULT_HANDLING_S
 
 
