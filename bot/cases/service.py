@@ -14,17 +14,14 @@ from bot.cases.identifiers import FormatError, PassportHasher, normalize_applica
 from bot.cases.stages import InvalidTransition, Procedures, default_procedures
 from bot.db import Database
 from bot.db.models import CATEGORIES, Case, CaseEvent, Employer, MissingMaterial, utcnow
+from bot.errors import ServiceError
 
 Clock = Callable[[], datetime]
 MAX_TEXT = {"applicant_name": 200, "nationality": 100, "employer_name": 300, "employer_credit_code": 32}
 
 
-class CaseError(ValueError):
-    """A request about cases that cannot be done; `code` is machine-readable, the message is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class CaseError(ServiceError):
+    """A request about cases that cannot be done."""
 
 
 @dataclass

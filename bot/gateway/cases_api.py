@@ -16,7 +16,6 @@ from bot.gateway.http import json_body, json_error, json_exception
 from bot.gateway.keys import DB, SETTINGS
 
 routes = web.RouteTableDef()
-STATUS = {"not_found": 404, "conflict": 409, "duplicate": 409}
 FIELDS = (
     "application_number",
     "procedure",
@@ -54,10 +53,8 @@ def _text(body: dict[str, Any], name: str, default: str = "") -> str:
 
 
 async def _run(function: Any, *args: Any, **kwargs: Any) -> web.Response:
-    try:
-        result = await asyncio.to_thread(function, *args, **kwargs)
-    except CaseError as exc:
-        return json_error(exc.code, str(exc), STATUS.get(exc.code, 400))
+    """Runs a case service off the event loop; a CaseError becomes a JSON error in the errors middleware."""
+    result = await asyncio.to_thread(function, *args, **kwargs)
     return web.json_response(result.as_json())
 
 
@@ -72,12 +69,12 @@ async def list_cases(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     actor = await _actor(request)
     body = await json_body(request)
+    data = NewCase(**{name: _text(body, name, "submitted" if name == "stage" else "") for name in FIELDS})
     try:
-        data = NewCase(**{name: _text(body, name, "submitted" if name == "stage" else "") for name in FIELDS})
         data.stage_since = parse_moment(_text(body, "stage_since"))
         data.submitted_at = parse_moment(_text(body, "submitted_at"))
-    except CaseError as exc:
-        return json_error(exc.code, str(exc))
+    except CaseError:
+        raise
     except ValueError:
         return json_error("bad_date", "stage_since and submitted_at must be ISO dates")
     hasher = PassportHasher(request.app[SETTINGS].secret_key)
@@ -97,11 +94,8 @@ async def show(request: web.Request) -> web.Response:
 async def move(request: web.Request) -> web.Response:
     actor = await _actor(request)
     body = await json_body(request)
-    try:
-        stage, note = _text(body, "stage"), _text(body, "note")
-        expected = _text(body, "expected") or None
-    except CaseError as exc:
-        return json_error(exc.code, str(exc))
+    stage, note = _text(body, "stage"), _text(body, "note")
+    expected = _text(body, "expected") or None
     return await _run(service.move_case, request.app[DB], request.match_info["number"], stage, actor, note, expected)
 
 

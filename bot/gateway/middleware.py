@@ -7,6 +7,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.errors import ServiceError
+
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -23,9 +25,11 @@ def _wants_json(request: web.Request) -> bool:
 
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure gets a clear answer; internal errors are logged, never shown with details."""
+    """Every failure gets a clear answer (a refused request says why in JSON); internal errors are logged only."""
     try:
         return await handler(request)
+    except ServiceError as exc:
+        return web.json_response({"error": exc.code, "message": str(exc)}, status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400 or not _wants_json(request) or exc.content_type == "application/json":
             raise

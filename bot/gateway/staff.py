@@ -21,11 +21,9 @@ from bot.guide.answers import fill_facts
 from bot.guide.loader import default_guide
 from bot.handoff import gaps, staff_accounts, texts, tickets
 from bot.handoff.staff_accounts import AccountError, Session
-from bot.handoff.tickets import TicketError
 
 routes = web.RouteTableDef()
 COOKIE = "etown_staff"
-STATUS = {"not_found": 404, "already_claimed": 409, "resolved": 409, "not_yours": 403, "not_claimed": 409}
 
 
 async def _session(request: web.Request) -> Session | None:
@@ -54,10 +52,6 @@ def _ticket_id(request: web.Request) -> int:
         return int(request.match_info["ticket"])
     except ValueError as exc:
         raise web.HTTPNotFound(text="no such ticket") from exc
-
-
-def _ticket_error(exc: TicketError) -> web.Response:
-    return json_error(exc.code, str(exc), STATUS.get(exc.code, 400))
 
 
 # -- pages --------------------------------------------------------------------------------------------------------
@@ -133,10 +127,7 @@ async def ticket_list(request: web.Request) -> web.Response:
 async def ticket_detail(request: web.Request) -> web.Response:
     await _staff(request)
     db = request.app[DB]
-    try:
-        ticket = await asyncio.to_thread(tickets.get_ticket, db, _ticket_id(request))
-    except TicketError as exc:
-        return _ticket_error(exc)
+    ticket = await asyncio.to_thread(tickets.get_ticket, db, _ticket_id(request))
     transcript = await asyncio.to_thread(store.history, db, ticket.conversation_id)
     case = None
     if ticket.case_number:
@@ -153,10 +144,7 @@ async def ticket_detail(request: web.Request) -> web.Response:
 async def claim(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     chat = request.app[CHAT]
-    try:
-        ticket = await asyncio.to_thread(tickets.claim, request.app[DB], _ticket_id(request), session.staff.id)
-    except TicketError as exc:
-        return _ticket_error(exc)
+    ticket = await asyncio.to_thread(tickets.claim, request.app[DB], _ticket_id(request), session.staff.id)
     name = session.staff.display_name
     await chat.post(
         ticket.conversation_id,
@@ -173,12 +161,9 @@ async def claim(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     body = await json_body(request)
-    try:
-        conversation, text = await asyncio.to_thread(
-            tickets.check_can_reply, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
-        )
-    except TicketError as exc:
-        return _ticket_error(exc)
+    conversation, text = await asyncio.to_thread(
+        tickets.check_can_reply, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
+    )
     message = await request.app[CHAT].post(conversation, "staff", text, author=session.staff.display_name)
     return web.json_response(message.as_wire())
 
@@ -187,10 +172,7 @@ async def reply(request: web.Request) -> web.Response:
 async def typing(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     body = await json_body(request)
-    try:
-        ticket = await asyncio.to_thread(tickets.get_ticket, request.app[DB], _ticket_id(request))
-    except TicketError as exc:
-        return _ticket_error(exc)
+    ticket = await asyncio.to_thread(tickets.get_ticket, request.app[DB], _ticket_id(request))
     if ticket.status == "assigned" and ticket.assigned_to == session.staff.display_name:
         event = {"type": "typing", "role": "staff", "active": bool(body.get("active"))}
         await request.app[CHAT].hub.publish(ticket.conversation_id, event)
@@ -201,12 +183,9 @@ async def typing(request: web.Request) -> web.Response:
 async def note(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     body = await json_body(request)
-    try:
-        ticket = await asyncio.to_thread(
-            tickets.add_note, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
-        )
-    except TicketError as exc:
-        return _ticket_error(exc)
+    ticket = await asyncio.to_thread(
+        tickets.add_note, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
+    )
     return web.json_response(ticket.as_json())
 
 
@@ -214,12 +193,9 @@ async def note(request: web.Request) -> web.Response:
 async def requeue(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     chat = request.app[CHAT]
-    try:
-        ticket = await asyncio.to_thread(
-            tickets.requeue, request.app[DB], _ticket_id(request), session.staff.id, session.staff.role == "admin"
-        )
-    except TicketError as exc:
-        return _ticket_error(exc)
+    ticket = await asyncio.to_thread(
+        tickets.requeue, request.app[DB], _ticket_id(request), session.staff.id, session.staff.role == "admin"
+    )
     await chat.post(ticket.conversation_id, "system", texts.REQUEUED)
     await chat.hub.publish(ticket.conversation_id, {"type": "state", "state": "queued"})
     await chat.publish_queue()
@@ -231,19 +207,16 @@ async def resolve(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     body = await json_body(request)
     chat = request.app[CHAT]
-    try:
-        ticket = await asyncio.to_thread(
-            tickets.resolve,
-            request.app[DB],
-            _ticket_id(request),
-            session.staff.id,
-            body.get("reason"),
-            body.get("note") or "",
-            bool(body.get("guide_gap")),
-            session.staff.role == "admin",
-        )
-    except TicketError as exc:
-        return _ticket_error(exc)
+    ticket = await asyncio.to_thread(
+        tickets.resolve,
+        request.app[DB],
+        _ticket_id(request),
+        session.staff.id,
+        body.get("reason"),
+        body.get("note") or "",
+        bool(body.get("guide_gap")),
+        session.staff.role == "admin",
+    )
     await chat.post(ticket.conversation_id, "system", texts.RESOLVED, payload={"custom": {"type": "resolved"}})
     await chat.back_to_bot(ticket.conversation_id)
     await chat.publish_queue()

@@ -23,6 +23,7 @@ from bot.db.models import (
     TicketNote,
     utcnow,
 )
+from bot.errors import ServiceError
 
 Clock = Callable[[], datetime]
 DEFAULT_HANDLING_S = 300
@@ -31,10 +32,8 @@ MAX_REPLY = 4000
 MAX_NOTE = 4000
 
 
-class TicketError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class TicketError(ServiceError):
+    """A request about a ticket that cannot be done (not found, claimed by someone else, already resolved…)."""
 
 
 @dataclass
