@@ -17,7 +17,9 @@ def endpoints(settings: Settings) -> dict[str, Any]:
     """Actions URL, our windowed SQL tracker store (URL read from TRACKER_STORE_URL by the store itself), and a
     Redis lock store when REDIS_URL is set (needed to run several Rasa servers side by side)."""
     data: dict[str, Any] = {
-        "action_endpoint": {"url": settings.action_endpoint},
+        # Only `validate_*` form actions need the domain (Rasa sends it to them regardless); not sending the whole
+        # domain, with every generated guide response, to each other action call saves serialising ~20 KB per call.
+        "action_endpoint": {"url": settings.action_endpoint, "enable_selective_domain": True},
         "tracker_store": {"type": "bot.rasa_stores.WindowedSQLTrackerStore"},
         "lock_store": {"type": "in_memory"},
     }

@@ -14,6 +14,7 @@ Everything is still written: the full history stays in the `events` table (`retr
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -26,7 +27,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from rasa.shared.utils.common import all_subclasses
+from sqlalchemy.orm import sessionmaker
 
+from bot.db.engine import make_engine
 from bot.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,11 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         self.window_turns = window_turns or settings.tracker_window_turns
         kwargs.pop("dialect", None)
         super().__init__(domain=domain, host=url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            # Rasa's own SQLite engine has no pool (a new connection per turn) and no WAL; use the project's engine.
+            self.engine.dispose()
+            self.engine = make_engine(url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         # Lookups by (sender, type) keep the window queries cheap however long a conversation gets.
         sa.Index("ix_events_sender_type_id", self.SQLEvent.sender_id, self.SQLEvent.type_name, self.SQLEvent.id).create(
             self.engine, checkfirst=True
@@ -60,16 +69,14 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
             rows = self._window_rows(session, sender_id)
-            if not rows:
-                return None
-            events = [json.loads(row.data) for row in rows]
-        if self.domain is None:
+        if not rows or self.domain is None:
             return None
-        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        tracker = DialogueStateTracker.from_events(sender_id, deserialise(rows), self.domain.slots)
         setattr(tracker, PERSISTED, len(tracker.events))
         return tracker
 
-    def _window_rows(self, session: Any, sender_id: str) -> list[Any]:
+    def _window_rows(self, session: Any, sender_id: str) -> list[str]:
+        """The serialised events of the window (only the `data` column: building ORM objects cost more than SQL)."""
         event = self.SQLEvent
         of_sender = event.sender_id == sender_id
         start_id = (
@@ -86,7 +93,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             .scalar()
         )
         if cut_id is None:
-            return session.query(event).filter(of_sender, event.id >= start_id).order_by(event.id).all()
+            return _data(session, sa.and_(of_sender, event.id >= start_id), event)
         reset_id = (
             session.query(sa.func.max(event.id))
             .filter(of_sender, event.id >= start_id, event.id < cut_id, event.type_name == "reset_slots")
@@ -103,14 +110,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             .filter(of_sender, event.id >= start_id, event.id < cut_id, event.type_name.in_(STATE_TYPES))
             .group_by(event.type_name)
         )
-        prefix = (
-            session.query(event)
-            .filter(sa.or_(event.id == start_id, event.id.in_(latest_slots), event.id.in_(latest_state)))
-            .order_by(event.id)
-            .all()
-        )
-        window = session.query(event).filter(of_sender, event.id >= cut_id).order_by(event.id).all()
-        return prefix + window
+        state_ids = sa.or_(event.id == start_id, event.id.in_(latest_slots), event.id.in_(latest_state))
+        return _data(session, sa.or_(state_ids, sa.and_(of_sender, event.id >= cut_id)), event)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
@@ -145,3 +146,27 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         if latest is None:
             return list(tracker.events)
         return [item for item in tracker.events if item.timestamp > latest]
+
+
+def _data(session: Any, condition: Any, event: Any) -> list[str]:
+    return list(session.execute(sa.select(event.data).where(condition).order_by(event.id)).scalars())
+
+
+@functools.lru_cache(maxsize=1)
+def _event_classes() -> dict[str, type[Event]]:
+    # Rasa's Event.resolve_by_type walks every Event subclass for every event it reads (~a tenth of a turn).
+    return {cls.type_name: cls for cls in all_subclasses(Event)}
+
+
+def deserialise(rows: list[str]) -> list[Event]:
+    """Events from their stored JSON, as rasa.shared.core.events.deserialise_events makes them, with the class of
+    each event type looked up once; anything unusual goes through Rasa's own path."""
+    classes = _event_classes()
+    events: list[Event] = []
+    for row in rows:
+        data = json.loads(row)
+        cls = classes.get(data.get("event"))
+        event = cls._from_parameters(data) if cls is not None else Event.from_parameters(data)
+        if event is not None:
+            events.append(event)
+    return events

@@ -47,7 +47,9 @@ class Settings:
     database_url: str
     tracker_store_url: str
     redis_url: str
-    rasa_url: str
+    # Several Rasa servers share the turns: the gateway keeps each conversation on one of them (in-memory locks
+    # stay correct because no conversation is ever handled by two servers).
+    rasa_urls: tuple[str, ...]
     action_endpoint: str
     gateway_host: str
     gateway_port: int
@@ -66,6 +68,25 @@ class Settings:
     staff_webhook_url: str
     log_level: str
 
+    @property
+    def rasa_url(self) -> str:
+        """The first Rasa server (enough for anything that is not a user conversation through the gateway)."""
+        return self.rasa_urls[0]
+
+
+def rasa_processes() -> int:
+    """RASA_PROCESSES; by default one Rasa server per core, at most two: a turn is CPU-bound and Rasa uses one
+    core, while each server holds the model in ~1 GB of memory."""
+    return max(1, _int("RASA_PROCESSES", min(2, os.cpu_count() or 1)))
+
+
+def _rasa_urls(first_port: int) -> tuple[str, ...]:
+    """RASA_URL (one URL or several, comma-separated), else RASA_PROCESSES local servers from RASA_PORT up."""
+    listed = [url.strip().rstrip("/") for url in os.environ.get("RASA_URL", "").split(",") if url.strip()]
+    if listed:
+        return tuple(listed)
+    return tuple(f"http://127.0.0.1:{first_port + i}" for i in range(rasa_processes()))
+
 
 def load_settings() -> Settings:
     """Read the environment now (tests call this after changing variables)."""
@@ -79,7 +100,7 @@ def load_settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL", f"sqlite:///{var_dir / 'etown.db'}"),
         tracker_store_url=os.environ.get("TRACKER_STORE_URL", f"sqlite:///{var_dir / 'tracker.db'}"),
         redis_url=os.environ.get("REDIS_URL", ""),
-        rasa_url=os.environ.get("RASA_URL", f"http://127.0.0.1:{rasa_port}").rstrip("/"),
+        rasa_urls=_rasa_urls(rasa_port),
         action_endpoint=os.environ.get("ACTION_ENDPOINT", f"http://127.0.0.1:{action_port}/webhook"),
         gateway_host=os.environ.get("GATEWAY_HOST", "127.0.0.1"),
         gateway_port=gateway_port,
@@ -89,7 +110,7 @@ def load_settings() -> Settings:
         allowed_origins=_list("ALLOWED_ORIGINS", public_url),
         secret_key=_secret_key(var_dir),
         model_path=Path(os.environ.get("MODEL_PATH", PROJECT_ROOT / "models" / "etown.tar.gz")),
-        tracker_window_turns=_int("TRACKER_WINDOW_TURNS", 12),
+        tracker_window_turns=_int("TRACKER_WINDOW_TURNS", 5),
         max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
         messages_per_minute=_int("MESSAGES_PER_MINUTE", 30),
         lookup_lock_minutes=_int("LOOKUP_LOCK_MINUTES", 30),

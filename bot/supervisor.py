@@ -14,11 +14,24 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
+from urllib.parse import urlsplit
 
 from bot.rasa_config import rasa_token, write_runtime_endpoints
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import PROJECT_ROOT, Settings, rasa_processes
 
 STARTUP_TIMEOUT_S = 180
+# One message at a time is tiny maths: extra TensorFlow/BLAS threads only spin, burning the core the other
+# processes need (measured: ~2x Rasa's CPU per turn with the defaults on 2 cores). Set them to override.
+ONE_THREAD_MATH = {
+    name: os.environ.get(name, "1")
+    for name in (
+        "TF_INTRA_OP_PARALLELISM_THREADS",
+        "TF_INTER_OP_PARALLELISM_THREADS",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    )
+}
 
 
 @dataclass
@@ -46,29 +59,24 @@ def children(settings: Settings) -> list[Child]:
             f"{action_base}/health",
             env={"SANIC_HOST": "127.0.0.1"},
         ),
-        Child(
-            "rasa",
-            [
-                _bin("rasa"),
-                "run",
-                "--model",
-                str(settings.model_path),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                "credentials.yml",
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(settings.rasa_port),
-                "--enable-api",
-                "--auth-token",
-                token,
-            ],
-            f"{settings.rasa_url}/status?token={token}",
-        ),
+        *_rasa_children(settings, endpoints, token),
         Child("gateway", [sys.executable, "-m", "bot", "gateway"], f"http://127.0.0.1:{settings.gateway_port}/health"),
     ]
+
+
+def _rasa_children(settings: Settings, endpoints: Path, token: str) -> list[Child]:
+    """One Rasa server per local URL in settings.rasa_urls ("rasa", "rasa-2", …); remote ones run elsewhere."""
+    servers = []
+    for number, url in enumerate(settings.rasa_urls, start=1):
+        parts = urlsplit(url)
+        if parts.hostname not in ("127.0.0.1", "localhost"):
+            continue
+        command = [sys.executable, "-m", "bot.rasa_server", "run", "--model", str(settings.model_path)]
+        command += ["--endpoints", str(endpoints), "--credentials", "credentials.yml", "--interface", "127.0.0.1"]
+        command += ["--port", str(parts.port or 5005), "--enable-api", "--auth-token", token]
+        name = "rasa" if number == 1 else f"rasa-{number}"
+        servers.append(Child(name, command, f"{url}/status?token={token}", env=ONE_THREAD_MATH))
+    return servers
 
 
 def _healthy(url: str) -> bool:
@@ -164,7 +172,7 @@ def run(settings: Settings) -> int:
             f"  chat page     {settings.public_url}/\n"
             f"  staff console {settings.public_url}/staff{demo_login(settings)}\n"
             f"  health        {settings.public_url}/health\n"
-            f"  rasa (local)  {settings.rasa_url}\n"
+            f"  rasa (local)  {', '.join(settings.rasa_urls)}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
@@ -213,40 +221,52 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def private_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
-    """The three processes on free ports with their own var/ (for tests, `make eval` and `make bench`)."""
-    from bot.db.migrate import upgrade
-    from bot.settings import load_settings
-
-    gateway, rasa, actions = free_port(), free_port(), free_port()
-    env = {
-        "VAR_DIR": str(var_dir),
-        "GATEWAY_PORT": str(gateway),
-        "RASA_PORT": str(rasa),
-        "ACTION_PORT": str(actions),
-        "PUBLIC_URL": f"http://127.0.0.1:{gateway}",
-        **(extra_env or {}),
-    }
-    for name in ("RASA_URL", "ACTION_ENDPOINT", "DATABASE_URL", "TRACKER_STORE_URL"):
-        if name not in env:
-            env[name] = ""
-    saved = {name: os.environ.get(name) for name in env}
-    for name, value in env.items():
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set (or, for empty values, unset) environment variables for the duration of a block."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
         if value:
             os.environ[name] = value
         else:
             os.environ.pop(name, None)
-    started: list[Child] = []
     try:
-        settings = load_settings()
-        upgrade(settings.database_url)
-        started = start(settings, quiet=True)
-        wait_healthy(started)
-        yield RunningStack(settings, started)
+        yield
     finally:
-        stop(started)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextlib.contextmanager
+def private_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    """All processes on free ports with their own var/ (for tests, `make eval` and `make bench`)."""
+    from bot.db.migrate import upgrade
+    from bot.settings import load_settings
+
+    extra = extra_env or {}
+    gateway, actions = free_port(), free_port()
+    rasa_ports = [free_port() for _ in range(int(extra.get("RASA_PROCESSES") or rasa_processes()))]
+    env = {
+        "VAR_DIR": str(var_dir),
+        "GATEWAY_PORT": str(gateway),
+        "RASA_PORT": str(rasa_ports[0]),
+        "RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports),
+        "ACTION_PORT": str(actions),
+        "PUBLIC_URL": f"http://127.0.0.1:{gateway}",
+        "ACTION_ENDPOINT": "",
+        "DATABASE_URL": "",
+        "TRACKER_STORE_URL": "",
+        **extra,
+    }
+    started: list[Child] = []
+    with _environment(env):
+        try:
+            settings = load_settings()
+            upgrade(settings.database_url)
+            started = start(settings, quiet=True)
+            wait_healthy(started)
+            yield RunningStack(settings, started)
+        finally:
+            stop(started)

@@ -109,14 +109,17 @@ async def test_a_rasa_restart_loses_no_message(stack) -> None:  # type: ignore[n
     async with aiohttp.ClientSession() as session, session.ws_connect(f"{stack.settings.public_url}/ws") as ws:
         await ws.send_json({"type": "hello"})
         welcome = await receive(ws, "welcome")
-        stack.stop_one("rasa")
+        servers = [child.name for child in stack.processes if child.name.startswith("rasa")]
+        for name in servers:
+            stack.stop_one(name)
         try:
             await ws.send_json({"type": "message", "id": "r1", "text": "How much does a work permit cost?"})
             ack = await receive(ws, "ack")
             assert ack["id"] == "r1"
             assert (await receive(ws, "notice"))["code"] == "bot_unavailable"
         finally:
-            stack.start_one("rasa")
+            for name in servers:
+                stack.start_one(name)
         answer = payload(await bot_turn(ws, timeout=60), "guide_answer")
         assert answer is not None and answer["section"] == "fees"
     database = Database(stack.settings.database_url)

@@ -276,3 +276,25 @@ def test_payloads_carry_the_conversation_language() -> None:
     assert with_language('/rate{"rating": "5", "language": "en"}', "zh") == '/rate{"rating": "5", "language": "en"}'
     assert with_language("/human_handoff", None) == "/human_handoff"
     assert with_language("/broken{not json", "zh") == "/broken{not json"
+
+
+async def test_each_conversation_stays_on_one_of_several_rasa_servers(gateway_factory, rasa, aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    from tests.gateway_support import ScriptedRasa
+
+    second = ScriptedRasa()
+    server = await aiohttp_server(second.app())
+    gateway = await gateway_factory(RASA_URL=f"{rasa.url},{str(server.make_url('')).rstrip('/')}")
+    conversations = []
+    for _ in range(8):
+        client = ChatClient(await gateway.ws_connect("/ws"))
+        conversations.append((await client.hello())["conversation"])
+        for n in range(3):
+            await client.send({"type": "message", "id": f"m{n}", "text": f"question {n}"})
+            await client.bot_reply()
+        await client.ws.close()
+    first_senders = [m["sender"] for m in rasa.received]
+    second_senders = [m["sender"] for m in second.received]
+    assert first_senders and second_senders, "eight conversations should not all land on one server"
+    assert not set(first_senders) & set(second_senders), "a conversation was split across servers"
+    assert sorted(set(first_senders) | set(second_senders)) == sorted(conversations)
+    assert len(first_senders) + len(second_senders) == 8 * 3

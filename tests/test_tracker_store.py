@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
@@ -94,3 +97,47 @@ async def test_a_new_session_starts_a_new_window(store_url) -> None:  # type: ig
     await store.save(tracker)
     loaded = await store.retrieve("u1")
     assert [e.text for e in loaded.events if isinstance(e, UserUttered)] == ["question 99"]
+
+
+def test_deserialise_matches_rasa_for_every_event_kind() -> None:
+    from rasa.shared.core.events import (
+        ActionExecutionRejected,
+        ActionReverted,
+        AgentUttered,
+        AllSlotsReset,
+        EntitiesAdded,
+        FollowupAction,
+        LoopInterrupted,
+        ReminderCancelled,
+        ReminderScheduled,
+        Restarted,
+        SessionStarted,
+        StoryExported,
+        UserUtteranceReverted,
+        deserialise_events,
+    )
+
+    from bot.rasa_stores import deserialise
+
+    tracker = long_tracker(12)
+    others = [
+        ActionExecutionRejected("action_x"),
+        ActionReverted(),
+        AgentUttered("agent"),
+        AllSlotsReset(),
+        EntitiesAdded([{"entity": "language", "value": "en"}]),
+        FollowupAction("action_y"),
+        LoopInterrupted(True),
+        ReminderCancelled(name="r"),
+        ReminderScheduled("intent_r", trigger_date_time=datetime(2026, 1, 1), name="r"),
+        Restarted(),
+        SessionStarted(),
+        StoryExported("path"),
+        UserUtteranceReverted(),
+    ]
+    rows = [json.dumps(e.as_dict()) for e in [*tracker.events, *others]]
+    rows.append(json.dumps({"event": "topic", "topic": "legacy"}))
+    ours = deserialise(rows)
+    theirs = deserialise_events([json.loads(r) for r in rows])
+    assert [e.as_dict() for e in ours] == [e.as_dict() for e in theirs]
+    assert len(ours) == len(tracker.events) + len(others)

@@ -166,9 +166,16 @@ def mark_delivered(db: Database, message_seq: int) -> None:
 
 
 def is_delivered(db: Database, message_seq: int) -> bool:
+    return pending_delivery(db, "", message_seq)[0]
+
+
+def pending_delivery(db: Database, conversation_id: str, message_seq: int) -> tuple[bool, ConversationInfo | None]:
+    """Whether a message is already delivered, and its conversation as it is now (one round trip per turn)."""
     with db.transaction() as session:
         value = session.execute(sa.select(Message.delivered_at).where(Message.id == message_seq)).scalar_one_or_none()
-        return value is not None
+        found = session.get(Conversation, conversation_id) if conversation_id else None
+        info = ConversationInfo(found.id, found.state, found.language_choice, found.language, False) if found else None
+        return value is not None, info
 
 
 def undelivered_user_messages(db: Database, limit: int = 50) -> list[tuple[str, StoredMessage]]:

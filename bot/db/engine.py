@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> sa.engine.Engine:
-    """SQLite gets WAL and a busy timeout so the gateway and the action server can write side by side."""
+    """SQLite gets WAL and a busy timeout so the gateway and the action server can write side by side, and (for a
+    file) a connection pool: SQLAlchemy 1.4 would otherwise open and set up a new connection for every transaction."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 15})
+        pooled = {} if url in ("sqlite://", "sqlite:///:memory:") else {"poolclass": sa.pool.QueuePool, "pool_size": 5}
+        engine = sa.create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 15}, **pooled)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[DB] = Database(settings.database_url)
     app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
-    app[RASA] = RasaClient(app[HTTP], settings.rasa_url)
+    app[RASA] = RasaClient(app[HTTP], settings.rasa_urls)
     app[HUB] = Hub()
     app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
     yield

@@ -211,9 +211,11 @@ class ChatService:
     async def deliver(self, conversation_id: str, message: StoredMessage, first_attempt: bool = False) -> bool:
         """Hand one stored user message to whoever is in charge; True once it has been delivered."""
         async with self._lock(conversation_id):
-            if await asyncio.to_thread(store.is_delivered, self.db, message.seq):
+            delivered, conversation = await asyncio.to_thread(
+                store.pending_delivery, self.db, conversation_id, message.seq
+            )
+            if delivered:
                 return True
-            conversation = await asyncio.to_thread(store.get_conversation, self.db, conversation_id)
             if conversation is None:
                 return False
             command = await self._command(conversation, message)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import zlib
+from typing import Any, Sequence
 
 import aiohttp
 
@@ -12,17 +13,26 @@ class RasaUnavailable(RuntimeError):
 
 
 class RasaClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout_s: float = 30.0) -> None:
+    """Sends each conversation always to the same one of the Rasa servers (a stable hash of its id), so Rasa's
+    per-server conversation locks keep turns of one conversation in order however many servers share the load."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_urls: str | Sequence[str], timeout_s: float = 30.0) -> None:
         self._session = session
-        self._base = base_url.rstrip("/")
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        if not urls:
+            raise ValueError("at least one Rasa URL is needed")
+        self._bases = [url.rstrip("/") for url in urls]
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    def server_for(self, sender: str) -> str:
+        return self._bases[zlib.crc32(sender.encode("utf-8")) % len(self._bases)]
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """One user turn; returns Rasa's bot messages (text, buttons, custom…) in order."""
         body = {"sender": sender, "message": text, "metadata": metadata or {}}
         try:
             async with self._session.post(
-                f"{self._base}/webhooks/rest/webhook", json=body, timeout=self._timeout
+                f"{self.server_for(sender)}/webhooks/rest/webhook", json=body, timeout=self._timeout
             ) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
@@ -38,7 +48,7 @@ class RasaClient:
         without `action_listen`; adding it lets the next message start a normal turn (rules match again)."""
         try:
             async with self._session.post(
-                f"{self._base}/conversations/{sender}/tracker/events",
+                f"{self.server_for(sender)}/conversations/{sender}/tracker/events",
                 params={"token": token, "include_events": "NONE"},
                 json=[{"event": "resume"}, {"event": "action", "name": "action_listen"}],
                 timeout=self._timeout,
@@ -49,11 +59,15 @@ class RasaClient:
             raise RasaUnavailable(str(exc) or exc.__class__.__name__) from exc
 
     async def healthy(self) -> bool:
-        try:
-            async with self._session.get(f"{self._base}/", timeout=aiohttp.ClientTimeout(total=3)) as response:
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+        """True when every Rasa server answers (a conversation may be on any of them)."""
+        for base in self._bases:
+            try:
+                async with self._session.get(f"{base}/", timeout=aiohttp.ClientTimeout(total=3)) as response:
+                    if response.status != 200:
+                        return False
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+        return True
 
 
 def bot_items(rasa_messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any] | None]]:

@@ -243,7 +243,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     if not origin_allowed(request.headers.get("Origin"), settings.allowed_origins):
         return web.json_response({"error": "origin_not_allowed"}, status=403)
-    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
+    # No per-message deflate: frames are small, and compressing each one costs more CPU than it saves bandwidth.
+    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES, compress=False)
     await ws.prepare(request)
     connection = ChatConnection(ws, request.app[CHAT], settings.messages_per_minute)
     try:

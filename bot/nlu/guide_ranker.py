@@ -53,6 +53,9 @@ class SectionModel:
         self.classes = classes
         self.coef = coef
         self.intercept = intercept
+        # Features-by-classes, row-major: a message's few non-zero features then pick a few rows. (Multiplying by
+        # `coef.T`, a column-major view, made scipy copy the whole matrix on every message.)
+        self._weights = np.ascontiguousarray(coef.T)
 
     @classmethod
     def fit(cls, texts: list[str], labels: list[str], c: float) -> SectionModel:
@@ -64,8 +67,7 @@ class SectionModel:
 
     def probabilities(self, text: str) -> np.ndarray:
         features = sparse.hstack([self.words.transform([text]), self.chars.transform([text])]).tocsr()
-        scores = features @ self.coef.T + self.intercept
-        scores = np.asarray(scores).ravel()
+        scores = features.data @ self._weights[features.indices] + self.intercept
         scores -= scores.max()
         exp = np.exp(scores)
         return exp / exp.sum()
