@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="latency and throughput: full path vs raw Rasa REST")
     bench.add_argument("--turns", type=int, default=200, help="length of the long conversation")
     bench.add_argument("--seconds", type=float, default=20, help="duration of each throughput run")
+    bench.add_argument("--rounds", type=int, default=3, help="alternating saturation rounds per system")
     bench.add_argument("--no-baseline", action="store_true", help="skip the stock `rasa init` baseline")
     bench.set_defaults(func=_bench)
     sub.add_parser("rasa-checks", help="rasa data validate and rasa test").set_defaults(func=_rasa_checks)

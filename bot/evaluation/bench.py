@@ -2,12 +2,13 @@
 
 Paths measured in the same run, on the same trained model:
 - full:      WebSocket → gateway (stores, forwards) → Rasa → action server → back over the WebSocket;
-- rasa-rest: Rasa's REST channel of the same server directly (what a turn costs without the gateway);
+- rasa-rest: Rasa's REST channel of one of our Rasa servers directly (what a turn costs without the gateway);
 - baseline:  a stock `rasa init` assistant (default pipeline and policies, in-memory tracker store, one process),
              trained once and cached in var/bench-baseline/ — the "raw Rasa" of DESIGN.md (skip with --no-baseline).
 The gateway's per-conversation message limit is lifted for the run (it would refuse a closed loop's turns).
-Printed: p50/p95/p99 per turn; turns/s with 1 and 20 concurrent conversations; latency around turns 5, 50 and 200
-of one long conversation; p50/p99 under a steady open-loop 5 turns/s; resident memory of each process.
+Printed: p50/p95/p99 per turn; turns/s with 1 and 20 concurrent conversations (the 20-conversation runs alternate
+between the systems for --rounds rounds and report medians); latency around turns 5, 50 and 200 of one long
+conversation; p50/p99 under a steady open-loop 5 turns/s; resident memory of each process.
 It prints figures and ratios; it asserts nothing.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -319,6 +321,8 @@ class Baseline:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Our stack and the baseline run at the same time (each idle while the other is measured), and the saturation
+    runs alternate between them, so drift in the machine's speed hits both sides alike."""
     from bot.supervisor import private_stack
 
     english = ["hello", "how are you", "I am happy", "great", "bye", "are you a bot?"]
@@ -332,19 +336,26 @@ def main(args: argparse.Namespace) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="etown-bench-") as var_dir,
         private_stack(Path(var_dir), unlimited) as stack,
+        contextlib.ExitStack() as cleanup,
     ):
         settings = stack.settings
         paths = {"full": settings.public_url, "rasa-rest": settings.rasa_url}
         texts = asyncio.run(one_turn_questions(settings.rasa_url, questions()))
-        print(f"{len(texts)} questions answered in one turn, used for every run\n")
+        print(f"{len(texts)} questions answered in one turn, used for every run")
+        print(f"rasa servers: {len(settings.rasa_urls)}; rasa-rest goes to one of them directly\n")
+        runs: dict[str, tuple[str, list[str]]] = {kind: (url, texts) for kind, url in paths.items()}
+        if baseline_model is not None:
+            baseline = Baseline(baseline_model)
+            cleanup.callback(baseline.stop)
+            runs["baseline"] = (baseline.url, english)
 
         async def warm() -> None:
-            for kind, url in paths.items():
-                await sequential(kind, url, texts, 10)
+            for kind, (url, run_texts) in runs.items():
+                await sequential(kind, url, run_texts, 10)
 
         asyncio.run(warm())
         print("one turn at a time (fresh conversations)")
-        single = {kind: asyncio.run(sequential(kind, url, texts, 100)) for kind, url in paths.items()}
+        single = {kind: asyncio.run(sequential(kind, url, t, 100)) for kind, (url, t) in runs.items()}
         for kind, values in single.items():
             print(f"  {kind:<10} {ms(values)}")
         overhead = percentile(single["full"], 50) - percentile(single["rasa-rest"], 50)
@@ -353,18 +364,25 @@ def main(args: argparse.Namespace) -> int:
         print("\nsteady open-loop load, 5 turns/s (full path)")
         print(f"  full       {ms(asyncio.run(open_loop('full', paths['full'], texts, 5.0, seconds)))}")
 
-        print("\nthroughput (closed loop)")
-        rates: dict[str, float] = {}
-        for users in (1, 20):
-            for kind, url in paths.items():
-                rate, latencies = asyncio.run(closed_loop(kind, url, texts, users, seconds))
-                rates[f"{kind}@{users}"] = rate
-                print(f"  {kind:<10} {users:>2} conversations: {rate:6.1f} turns/s   {ms(latencies)}")
+        print("\nthroughput, one conversation (closed loop)")
+        for kind, (url, run_texts) in runs.items():
+            rate, latencies = asyncio.run(closed_loop(kind, url, run_texts, 1, seconds))
+            print(f"  {kind:<10} {rate:6.1f} turns/s   {ms(latencies)}")
+
+        print("\nsaturation: 20 conversations (closed loop), rounds alternating between the systems")
+        rates: dict[str, list[float]] = {kind: [] for kind in runs}
+        for round_number in range(1, args.rounds + 1):
+            for kind, (url, run_texts) in runs.items():
+                rate, latencies = asyncio.run(closed_loop(kind, url, run_texts, 20, seconds))
+                rates[kind].append(rate)
+                print(f"  round {round_number} {kind:<10} {rate:6.1f} turns/s   {ms(latencies)}")
+        median_rate = {kind: statistics.median(values) for kind, values in rates.items()}
+        print("  median     " + "   ".join(f"{kind} {rate:.1f} turns/s" for kind, rate in median_rate.items()))
 
         print(f"\none long conversation ({args.turns} turns), median latency around a turn")
         growth: dict[str, dict[int, float]] = {}
-        for kind, url in paths.items():
-            growth[kind] = asyncio.run(long_conversation(kind, url, texts, args.turns))
+        for kind, (url, run_texts) in runs.items():
+            growth[kind] = asyncio.run(long_conversation(kind, url, run_texts, args.turns))
             marks = "   ".join(f"turn {m:>3}: {v * 1000:6.1f} ms" for m, v in growth[kind].items())
             print(f"  {kind:<10} {marks}")
         for kind, values in growth.items():
@@ -375,30 +393,15 @@ def main(args: argparse.Namespace) -> int:
         print("\nresident memory")
         for child in stack.processes:
             if child.process:
-                print(f"  {child.name:<8} {rss_mb(child.process.pid):7.0f} MB")
-
-    if baseline_model is not None:
-        baseline = Baseline(baseline_model)
-        try:
-            print("\nbaseline: stock `rasa init` assistant, one process, REST")
-            base_single = asyncio.run(sequential("rest", baseline.url, english, 100))
-            print(f"  one turn at a time   {ms(base_single)}")
-            base_rate, base_lat = asyncio.run(closed_loop("rest", baseline.url, english, 20, seconds))
-            print(f"  20 conversations:    {base_rate:6.1f} turns/s   {ms(base_lat)}")
-            base_growth = asyncio.run(long_conversation("rest", baseline.url, english, args.turns))
-            print(
-                "  long conversation    "
-                + "   ".join(f"turn {m:>3}: {v * 1000:6.1f} ms" for m, v in base_growth.items())
-            )
-            print(f"  baseline rss         {rss_mb(baseline.process.pid):7.0f} MB")
-            print("\nratios (ours / baseline)")
-            print(f"  saturation throughput, full path: {rates['full@20'] / base_rate:.2f}x")
-            p50_ratio = percentile(single["full"], 50) / percentile(base_single, 50)
+                print(f"  {child.name:<10} {rss_mb(child.process.pid):7.0f} MB")
+        if "baseline" in runs:
+            print(f"  {'baseline':<10} {rss_mb(baseline.process.pid):7.0f} MB")
+            print("\nratios (ours / baseline: stock `rasa init` assistant, one process, REST)")
+            print(f"  saturation throughput, full path: {median_rate['full'] / median_rate['baseline']:.2f}x")
+            p50_ratio = percentile(single["full"], 50) / percentile(single["baseline"], 50)
             print(f"  single-turn p50, full path:       {p50_ratio:.2f}x")
-            if args.turns in base_growth and args.turns in growth["full"]:
+            if args.turns in growth["baseline"] and args.turns in growth["full"]:
                 ours = growth["full"][args.turns] / growth["full"][5]
-                theirs = base_growth[args.turns] / base_growth[5]
+                theirs = growth["baseline"][args.turns] / growth["baseline"][5]
                 print(f"  growth turn {args.turns}/turn 5: ours {ours:.2f}x, baseline {theirs:.2f}x")
-        finally:
-            baseline.stop()
     return 0
