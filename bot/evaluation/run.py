@@ -183,7 +183,9 @@ def main(path: str, fail_below: float | None = None, with_nlu_test: bool = True)
     from bot.training import MODEL
 
     questions = load_questions(PROJECT_ROOT / path)
-    with tempfile.TemporaryDirectory(prefix="etown-eval-") as var_dir, private_stack(Path(var_dir)) as stack:
+    # The questions go to Rasa's REST channel of one server directly, so one is all the evaluation needs.
+    one_rasa = {"RASA_PROCESSES": "1"}
+    with tempfile.TemporaryDirectory(prefix="etown-eval-") as var_dir, private_stack(Path(var_dir), one_rasa) as stack:
         outcomes = asyncio.run(ask_all(questions, stack.settings.rasa_url))
     summary = summarize(questions, outcomes)
     nlu = rasa_test_nlu(questions, MODEL) if with_nlu_test else {}
