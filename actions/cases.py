@@ -28,7 +28,7 @@ class ActionAskApplicationNumber(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
         other_ways = default_guide().section("check_status")
-        buttons = [answers.section_button(other_ways, lang)] if other_ways else []
+        buttons = [answers.section_button(other_ways, lang, texts.other_ways_title(lang))] if other_ways else []
         dispatcher.utter_message(text=texts.ask_number(lang), buttons=buttons)
         dispatcher.utter_message(
             json_message={"type": "form_question", "form": "case_status", "slot": "application_number", "lang": lang}

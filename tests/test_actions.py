@@ -143,3 +143,18 @@ async def test_out_of_hours_the_bot_takes_a_message_and_a_valid_contact(tmp_path
     assert messages[1]["custom"]["office_open"] is False and messages[1]["custom"]["next_open"]
     (view,) = tickets.list_tickets(db)
     assert view.contact == "li@example.com" and "Can my spouse work?" in view.summary and not view.office_open
+
+
+async def test_asking_for_the_number_offers_other_ways_to_check_in_the_users_language() -> None:
+    from actions.cases import ActionAskApplicationNumber
+
+    for lang, title in (("en", "No number? Other ways to check"), ("zh", "没有编号？其他查询方式")):
+        messages, events = await run(ActionAskApplicationNumber(), tracker("status", [], {"language": lang}))
+        assert messages[0]["buttons"] == [{"title": title, "payload": '/faq{"section": "check_status"}'}]
+        assert messages[1]["custom"] == {
+            "type": "form_question",
+            "form": "case_status",
+            "slot": "application_number",
+            "lang": lang,
+        }
+        assert events == []

@@ -17,6 +17,11 @@ def retry_button(lang: str) -> dict[str, str]:
     return {"title": "重新查询" if lang == "zh" else "Try again", "payload": "/check_status"}
 
 
+def other_ways_title(lang: str) -> str:
+    """Label of the button to the guide's section on following a case without the number."""
+    return "没有编号？其他查询方式" if lang == "zh" else "No number? Other ways to check"
+
+
 def ask_number(lang: str) -> str:
     example = number_example()
     if lang == "zh":

@@ -131,8 +131,8 @@ def source_url(section: GuideSection) -> str | None:
     return section.official_url or (section.sources[0].url if section.sources else None)
 
 
-def section_button(section: GuideSection, lang: str) -> dict[str, str]:
-    return {"title": section.title.get(lang), "payload": "/faq" + json.dumps({"section": section.id})}
+def section_button(section: GuideSection, lang: str, title: str | None = None) -> dict[str, str]:
+    return {"title": title or section.title.get(lang), "payload": "/faq" + json.dumps({"section": section.id})}
 
 
 def handoff_button(lang: str) -> dict[str, str]:
