@@ -7,6 +7,7 @@ the bot's `checklist` payload and the print page, so both always show the same l
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -256,6 +257,11 @@ def questions_for(procedure: str | None, location: str | None) -> list[str]:
         return []
     asks = list(all_checklists()[resolved].asks)
     return [q for q in ("category", "location", "situations") if q in asks]
+
+
+def request_payload(procedure: str) -> str:
+    """A button payload that starts the checklist form with the procedure already chosen."""
+    return "/request_checklist" + json.dumps({"procedure": procedure})
 
 
 def procedure_choices() -> list[str]:

@@ -60,3 +60,10 @@ def test_clarify_offers_buttons_that_name_their_section(guide) -> None:
     payloads = [b["payload"] for b in reply.buttons]
     assert payloads[:2] == ['/faq{"section": "cancellation"}', '/faq{"section": "cancellation_mistakes"}']
     assert reply.custom["type"] == "clarify" and reply.custom["options"] == reply.buttons
+
+
+def test_an_answer_about_a_procedure_offers_its_checklist(guide) -> None:
+    reply = answers.answer(guide, guide.sections["extension_mistakes"], "zh")
+    assert reply.buttons[0] == {"title": "生成我的材料清单", "payload": '/request_checklist{"procedure": "extension"}'}
+    general = answers.answer(guide, guide.sections["fees"], "en")
+    assert not any(b["payload"].startswith("/request_checklist") for b in general.buttons)

@@ -259,6 +259,21 @@ async def test_checklist_for_a_first_application_from_abroad(stack) -> None:  # 
     assert page.status == 200 and all(item["name"] in html for item in checklist["items"])
 
 
+async def test_an_answer_about_extension_leads_to_its_checklist_without_asking_the_procedure(stack) -> None:  # type: ignore[no-untyped-def]
+    _, turns = await run_steps(
+        stack,
+        [
+            {"type": "message", "text": "工作许可怎么延期"},
+            {"type": "button", "payload": '/request_checklist{"procedure": "extension"}', "title": "生成我的材料清单"},
+            {"type": "button", "payload": '/inform{"permit_category": "A"}', "title": "A类"},
+        ],
+    )
+    assert payload(turns[0], "guide_answer")["section"] == "extension"  # type: ignore[index]
+    assert "A类" in turns[1][0]["text"] and "B类" in turns[1][0]["text"]
+    checklist = payload(turns[2], "checklist")
+    assert checklist is not None and checklist["procedure"] == "extension" and checklist["lang"] == "zh"
+
+
 async def test_handoff_to_staff_and_back_to_the_bot(stack) -> None:  # type: ignore[no-untyped-def]
     """Question → handoff → claim → reply reaches the applicant → resolve → the bot answers again."""
     from bot.handoff import staff_accounts

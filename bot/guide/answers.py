@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import checklists
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection
 
@@ -44,6 +45,7 @@ TEXTS = {
         "zh": "这类问题通常需要工作人员结合您的具体情况处理。",
     },
     "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
+    "my_checklist": {"en": "Make my checklist for this", "zh": "生成我的材料清单"},
     "rephrase": {
         "en": "Sorry, I did not understand that. Could you say it another way, for example naming the procedure "
         "you are asking about (extension, cancellation, change of employer…)?",
@@ -166,6 +168,10 @@ def answer(guide: Guide, section: GuideSection, lang: str) -> Reply:
         "sources": [{"url": s.url, "tag": s.tag} for s in section.sources],
     }
     buttons = [handoff_button(lang)] if section.needs_staff else []
+    if section.procedure in checklists.all_checklists():
+        # An answer about a procedure leads straight to the applicant's own list for it.
+        payload = checklists.request_payload(section.procedure)
+        buttons.insert(0, {"title": TEXTS["my_checklist"][lang], "payload": payload})
     return Reply(text=single_bubble("\n".join(parts)), custom=custom, buttons=buttons)
 
 
