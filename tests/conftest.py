@@ -53,6 +53,24 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis (database 15, emptied first) for the tests of several gateways sharing it."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
+
+
 def _sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'etown.db'}"
 

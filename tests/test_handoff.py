@@ -188,6 +188,16 @@ def test_webhook_outbox_backs_off_and_delivers(db: Database) -> None:
     assert webhook.backoff(1) < webhook.backoff(3) <= webhook.MAX_DELAY_S
 
 
+def test_a_webhook_delivery_is_claimed_by_one_gateway_at_a_time(db: Database) -> None:
+    ticket, _ = tickets.open_ticket(db, conversation_with_question(db), "asked", "en", None, True)
+    webhook.enqueue(db, ticket, "https://bot.example")
+    now = datetime.now(timezone.utc)
+    assert len(webhook.due(db, now)) == 1
+    assert webhook.due(db, now) == []  # a second gateway polling now finds it taken
+    # A gateway that died mid-send never records the attempt: the claim runs out and another one sends it.
+    assert len(webhook.due(db, now + timedelta(seconds=webhook.CLAIM_S + 1))) == 1
+
+
 def test_guide_gaps_group_similar_questions(db: Database) -> None:
     for text in ("Can I get permanent residence?", "how to get permanent residence in China", "怎么申请永久居留"):
         conversation = store.open_conversation(db, None)

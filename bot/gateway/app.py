@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.db import Database
 from bot.gateway import cases_api, checklist_page, health, middleware, pages, socketio_compat, staff, ws
 from bot.gateway.chat import ChatService
-from bot.gateway.hub import Hub
+from bot.gateway.hub import start_hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
@@ -30,7 +30,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DB] = Database(settings.database_url)
     app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
     app[RASA] = RasaClient(app[HTTP], settings.rasa_urls)
-    app[HUB] = Hub()
+    app[HUB] = await start_hub(settings.redis_url)
     app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
     yield
     await app[CHAT].close()

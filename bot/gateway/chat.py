@@ -210,7 +210,7 @@ class ChatService:
 
     async def deliver(self, conversation_id: str, message: StoredMessage, first_attempt: bool = False) -> bool:
         """Hand one stored user message to whoever is in charge; True once it has been delivered."""
-        async with self._lock(conversation_id):
+        async with self._lock(conversation_id), self.hub.conversation_lock(conversation_id):
             delivered, conversation = await asyncio.to_thread(
                 store.pending_delivery, self.db, conversation_id, message.seq
             )

@@ -34,10 +34,11 @@ async def _actions_ok(session: aiohttp.ClientSession, endpoint: str) -> bool:
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     app = request.app
-    database, rasa, actions = await asyncio.gather(
+    database, rasa, actions, hub = await asyncio.gather(
         asyncio.to_thread(_database_ok, app[DB]),
         app[RASA].healthy(),
         _actions_ok(app[HTTP], app[SETTINGS].action_endpoint),
+        app[HUB].healthy(),
     )
     components = {
         "gateway": "ok",
@@ -45,6 +46,8 @@ async def health(request: web.Request) -> web.Response:
         "rasa": "ok" if rasa else "down",
         "actions": "ok" if actions else "down",
     }
+    if hub is not None:
+        components["redis"] = "ok" if hub else "down"
     healthy = all(state == "ok" for state in components.values())
     return web.json_response(
         {"status": "ok" if healthy else "degraded", "components": components}, status=200 if healthy else 503
@@ -55,7 +58,7 @@ async def health(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     gauges = {
-        "open_conversation_topics": float(len(hub._queues)),
+        "open_conversation_topics": float(hub.topics()),
         "pending_deliveries": float(len(request.app[CHAT]._tasks)),
     }
     return web.Response(text=request.app[METRICS].render(gauges), content_type="text/plain")

@@ -44,10 +44,15 @@ def backoff(attempts: int) -> float:
     return min(MAX_DELAY_S, BASE_DELAY_S * (2 ** max(0, attempts - 1)))
 
 
+CLAIM_S = 60.0  # a claimed delivery is left alone by other gateways this long (more than one request takes)
+
+
 def due(db: Database, now: datetime, limit: int = 20) -> list[tuple[int, dict[str, Any], int]]:
+    """Claim the deliveries that are due: each is moved CLAIM_S ahead by a conditional update, so when several
+    gateways poll the same outbox only the one whose update matched sends it."""
     with db.transaction() as session:
-        rows = session.execute(
-            sa.select(WebhookDelivery)
+        candidates = session.execute(
+            sa.select(WebhookDelivery.id, WebhookDelivery.body, WebhookDelivery.attempts)
             .where(
                 WebhookDelivery.delivered_at.is_(None),
                 WebhookDelivery.attempts < MAX_ATTEMPTS,
@@ -55,8 +60,23 @@ def due(db: Database, now: datetime, limit: int = 20) -> list[tuple[int, dict[st
             )
             .order_by(WebhookDelivery.id)
             .limit(limit)
-        ).scalars()
-        return [(row.id, row.body, row.attempts) for row in rows]
+        ).all()
+    claimed = []
+    for delivery_id, body, attempts in candidates:
+        with db.transaction() as session:
+            taken = session.execute(
+                sa.update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.delivered_at.is_(None),
+                    WebhookDelivery.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + timedelta(seconds=CLAIM_S))
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount == 1:
+                claimed.append((delivery_id, body, attempts))
+    return claimed
 
 
 def record(db: Database, delivery_id: int, ok: bool, error: str | None, now: datetime) -> None:
