@@ -164,3 +164,30 @@ async def test_an_unreachable_webhook_is_retried_and_never_blocks_chat(gateway_f
     await applicant.hello()
     await applicant.send({"type": "message", "id": "x", "text": "hello"})
     assert (await applicant.bot_reply())["text"] == "echo: hello"
+
+
+async def test_resolved_while_rasa_is_down_the_bot_is_woken_after_a_gateway_restart(gateway_factory, rasa) -> None:  # type: ignore[no-untyped-def]
+    gateway = await gateway_factory()
+    reply = handing_over(gateway)
+    rasa.reply = lambda text: (setattr(reply, "sender", rasa.received[-1]["sender"]), reply(text))[1]
+    headers = await login(gateway)
+    applicant = ChatClient(await gateway.ws_connect("/ws"))
+    conversation = (await applicant.hello())["conversation"]
+    await applicant.send({"type": "message", "id": "1", "text": "a person please"})
+    ticket = (await applicant.next("queue"))["ticket"]
+    assert (await gateway.post(f"/staff/api/tickets/{ticket}/claim", json={}, headers=headers)).status == 200
+
+    rasa.up = False
+    resolved = await gateway.post(f"/staff/api/tickets/{ticket}/resolve", json={"reason": "answered"}, headers=headers)
+    assert resolved.status == 200
+    await applicant.ws.close()
+    await gateway.close()  # the gateway goes away before Rasa is back
+
+    rasa.up = True
+    restarted = await gateway_factory()
+    applicant = ChatClient(await restarted.ws_connect("/ws"))
+    assert (await applicant.hello(conversation))["state"] == "resolved"
+    await applicant.send({"type": "message", "id": "2", "text": "one more question"})
+    assert (await applicant.bot_reply())["text"] == "bot: one more question"
+    sender, events = rasa.tracker_events[-1]
+    assert sender == conversation and events[0] == {"event": "resume"}

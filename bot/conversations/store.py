@@ -97,6 +97,16 @@ def get_conversation(db: Database, conversation_id: str) -> ConversationInfo | N
         return ConversationInfo(found.id, found.state, found.language_choice, found.language, False)
 
 
+def mark_resumed(db: Database, conversation_id: str) -> None:
+    """Rasa answers this conversation again (after a person resolved it)."""
+    with db.transaction() as session:
+        session.execute(
+            sa.update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.state == "resolved")
+            .values(state="bot")
+        )
+
+
 def record_user_message(
     db: Database, conversation_id: str, text: str, client_id: str | None, payload: dict[str, Any] | None = None
 ) -> tuple[StoredMessage, bool]:

@@ -98,8 +98,6 @@ class ChatService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self.hasher = PassportHasher(settings.secret_key)
-        # Conversations handed back by staff whose Rasa tracker may still be paused.
-        self._needs_resume: set[str] = set()
         self.limits = lookup.Limits(lock_minutes=settings.lookup_lock_minutes)
 
     # -- conversations -------------------------------------------------------------------------------
@@ -224,7 +222,7 @@ class ChatService:
                 return True
             if conversation.state in STAFF_STATES:
                 return await self._deliver_to_staff(conversation, message)
-            if conversation_id in self._needs_resume and not await self._resume(conversation_id):
+            if conversation.state == "resolved" and not await self._resume(conversation_id):
                 return False
             return await self._deliver_to_bot(conversation, message, first_attempt)
 
@@ -277,8 +275,8 @@ class ChatService:
         await self.hub.publish(STAFF_TOPIC, {"type": "queue_changed"})
 
     async def back_to_bot(self, conversation_id: str) -> None:
-        """After staff resolve: resume Rasa and let it ask how the help was."""
-        self._needs_resume.add(conversation_id)
+        """After staff resolve: resume Rasa and let it ask how the help was (if Rasa is down, the conversation
+        stays "resolved" and its next message resumes Rasa first)."""
         await self.hub.publish(conversation_id, {"type": "state", "state": "bot"})
         if not await self._resume(conversation_id):
             return
@@ -296,7 +294,7 @@ class ChatService:
         except RasaUnavailable as exc:
             log.warning("could not resume %s in Rasa yet: %s", conversation_id[:8], exc)
             return False
-        self._needs_resume.discard(conversation_id)
+        await asyncio.to_thread(store.mark_resumed, self.db, conversation_id)
         return True
 
     async def _deliver_to_bot(

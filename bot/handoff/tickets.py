@@ -320,7 +320,11 @@ def resolve(
         ticket.resolution_reason, ticket.resolution_note, ticket.guide_gap = reason, note.strip(), bool(guide_gap)
         if ticket.assigned_to is None:
             ticket.assigned_to, ticket.assigned_at = staff_id, now
-        session.execute(sa.update(Conversation).where(Conversation.id == ticket.conversation_id).values(state="bot"))
+        # "resolved" until the gateway has resumed Rasa for it (then "bot"): kept in the database, so a gateway
+        # restart or another gateway still knows the bot has to be woken before it can answer.
+        session.execute(
+            sa.update(Conversation).where(Conversation.id == ticket.conversation_id).values(state="resolved")
+        )
         session.flush()
         return _view(session, ticket, now)
 
