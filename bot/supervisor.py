@@ -64,6 +64,15 @@ def children(settings: Settings) -> list[Child]:
     ]
 
 
+def _stores(settings: Settings) -> str:
+    """Which storage this run uses, in a few words, so nobody mistakes a production setup for the default."""
+    database = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+    if database == "sqlite" and not settings.redis_url:
+        return "embedded default: SQLite, in-memory lock store"
+    locks = "Redis lock store and gateway hub" if settings.redis_url else "in-memory lock store"
+    return f"database: {database}, {locks}"
+
+
 def _rasa_children(settings: Settings, endpoints: Path, token: str) -> list[Child]:
     """One Rasa server per local URL in settings.rasa_urls ("rasa", "rasa-2", …); remote ones run elsewhere."""
     servers = []
@@ -168,7 +177,7 @@ def run(settings: Settings) -> int:
         print("waiting for rasa, actions and gateway to be healthy…", flush=True)
         wait_healthy(started)
         print(
-            "\nE-Town work-permit assistant is running (embedded default: SQLite, in-memory lock store)\n"
+            f"\nE-Town work-permit assistant is running ({_stores(settings)})\n"
             f"  chat page     {settings.public_url}/\n"
             f"  staff console {settings.public_url}/staff{demo_login(settings)}\n"
             f"  health        {settings.public_url}/health\n"
