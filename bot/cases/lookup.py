@@ -81,40 +81,28 @@ def _since(now: datetime, minutes: int) -> datetime:
     return now - timedelta(minutes=minutes)
 
 
+def _failure_times(session: Any, who: Any, since: datetime) -> list[datetime]:
+    """When failed checks matching `who` happened since `since`, newest first."""
+    query = (
+        sa.select(LookupAttempt.at)
+        .where(who, LookupAttempt.outcome.in_(FAILURES), LookupAttempt.at >= since)
+        .order_by(LookupAttempt.at.desc())
+    )
+    return list(session.execute(query).scalars().all())
+
+
 def _locked_until(session: Any, conversation_id: str, number: str, now: datetime, limits: Limits) -> datetime | None:
-    """The end of the current lock, if one applies."""
+    """The end of the current lock, if one applies: too many failures in this conversation, or on this case
+    within the hour."""
+    limits_by_scope = (
+        (LookupAttempt.conversation_id == conversation_id, max(limits.lock_minutes, 60), limits.per_conversation),
+        (LookupAttempt.application_number == number, 60, limits.per_case_per_hour),
+    )
     ends = []
-    window = max(limits.lock_minutes, 60)
-    conversation_failures = (
-        session.execute(
-            sa.select(LookupAttempt.at)
-            .where(
-                LookupAttempt.conversation_id == conversation_id,
-                LookupAttempt.outcome.in_(FAILURES),
-                LookupAttempt.at >= _since(now, window),
-            )
-            .order_by(LookupAttempt.at.desc())
-        )
-        .scalars()
-        .all()
-    )
-    if len(conversation_failures) >= limits.per_conversation:
-        ends.append(conversation_failures[0] + timedelta(minutes=limits.lock_minutes))
-    case_failures = (
-        session.execute(
-            sa.select(LookupAttempt.at)
-            .where(
-                LookupAttempt.application_number == number,
-                LookupAttempt.outcome.in_(FAILURES),
-                LookupAttempt.at >= _since(now, 60),
-            )
-            .order_by(LookupAttempt.at.desc())
-        )
-        .scalars()
-        .all()
-    )
-    if len(case_failures) >= limits.per_case_per_hour:
-        ends.append(case_failures[0] + timedelta(minutes=limits.lock_minutes))
+    for who, window_minutes, allowed in limits_by_scope:
+        failures = _failure_times(session, who, _since(now, window_minutes))
+        if len(failures) >= allowed:
+            ends.append(failures[0] + timedelta(minutes=limits.lock_minutes))
     active = [end for end in ends if end > now]
     return max(active) if active else None
 
