@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import IO, Iterator
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 from bot.rasa_config import rasa_token, write_runtime_endpoints
 from bot.settings import PROJECT_ROOT, Settings, rasa_processes
 
@@ -66,7 +68,7 @@ def children(settings: Settings) -> list[Child]:
 
 def _stores(settings: Settings) -> str:
     """Which storage this run uses, in a few words, so nobody mistakes a production setup for the default."""
-    database = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+    database = make_url(settings.database_url).get_backend_name()
     if database == "sqlite" and not settings.redis_url:
         return "embedded default: SQLite, in-memory lock store"
     locks = "Redis lock store and gateway hub" if settings.redis_url else "in-memory lock store"

@@ -63,6 +63,8 @@ def due(db: Database, now: datetime, limit: int = 20) -> list[tuple[int, dict[st
         ).all()
     claimed = []
     for delivery_id, body, attempts in candidates:
+        # A transaction per claim: on SQLite a read snapshot that later writes fails if another gateway wrote
+        # meanwhile, while a fresh one simply waits its turn.
         with db.transaction() as session:
             taken = session.execute(
                 sa.update(WebhookDelivery)
