@@ -2,8 +2,8 @@
 
 Two sets share one format. The real-voice set (tests/eval/real_voice.yml) is modelled on public posts and FAQ
 entries: each question carries its `source`, whether a person is the right outcome (`needs_person`) and the
-`facts` a direct answer must contain. The synthetic set (tests/eval/questions.yml) has only `q`, `lang`,
-`expect`.
+`facts` a direct answer must contain, and for a post asking several things its `parts`. The synthetic set
+(tests/eval/questions.yml) has only `q`, `lang`, `expect`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class Question:
     needs_person: bool = False
     # Each fact is a tuple of alternatives ("60", "六十"); a reply must contain one alternative of every fact.
     facts: tuple[tuple[str, ...], ...] = ()
+    # A post asking several things: each part lists the sections that answer it, and a complete reply answers
+    # one section of every part (a reply may answer up to three sections).
+    parts: tuple[tuple[str, ...], ...] = ()
 
     @property
     def covered(self) -> bool:
@@ -51,6 +54,10 @@ class Question:
         """The facts (as written in the set, alternatives joined by |) that the reply text does not contain."""
         text = _comparable(reply_text)
         return ["|".join(fact) for fact in self.facts if not any(_comparable(alt) in text for alt in fact)]
+
+    def missing_parts(self, answered: tuple[str, ...]) -> list[str]:
+        """The parts of a multi-part post (as "a|b") that none of the answered sections covers."""
+        return ["|".join(part) for part in self.parts if not set(part) & set(answered)]
 
 
 def _comparable(text: str) -> str:
@@ -74,6 +81,7 @@ def load_questions(path: Path | str) -> list[Question]:
                 source=item.get("source"),
                 needs_person=bool(item.get("needs_person", False)),
                 facts=facts,
+                parts=tuple(tuple(part) for part in item.get("parts") or ()),
             )
         )
     return questions
