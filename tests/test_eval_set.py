@@ -9,7 +9,7 @@ new files are covered too).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,17 +17,26 @@ from typing import Any
 import yaml
 
 from bot.evaluation.questions import LANGS, NONE, Question, load_questions
-from bot.guide.loader import load_guide, normalize_question
+from bot.guide.loader import load_guide as _load_guide
+from bot.guide.loader import normalize_question
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "eval" / "questions.yml"
 REAL_VOICE = ROOT / "tests" / "eval" / "real_voice.yml"
 FLOORS = ROOT / "tests" / "eval" / "floors.yml"
 
+# The C loader when PyYAML has it: the generated training data is large.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 JACCARD_LIMIT = 0.6
 CONTAINMENT_LIMIT = 0.8
 GRAM = 4
 LONG = 150
+
+
+@lru_cache(maxsize=1)
+def load_guide():  # noqa: ANN201 - the loader's own type
+    """The guide, read once for this module (reading it takes seconds)."""
+    return _load_guide()
 
 
 def _grams(text: str) -> frozenset[str]:
@@ -60,7 +69,7 @@ def _examples_in(node: Any, under_examples: bool = False) -> list[str]:
 def training_texts() -> tuple[str, ...]:
     texts: list[str] = []
     for path in sorted((ROOT / "data").rglob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER) or {}  # noqa: S506 - a safe loader
         for item in data.get("nlu", []) or []:
             for line in str(item.get("examples", "")).splitlines():
                 if line.strip().startswith("- "):
@@ -69,30 +78,27 @@ def training_texts() -> tuple[str, ...]:
         for lang in ("en", "zh"):
             texts += list(section.examples[lang])
     for path in sorted((ROOT / "knowledge").rglob("*.yml")):
-        texts += _examples_in(yaml.safe_load(path.read_text(encoding="utf-8")))
+        texts += _examples_in(yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER))  # noqa: S506
     return tuple(t for t in texts if t.strip())
 
 
 def near_duplicates(questions: list[str], train: tuple[str, ...]) -> list[tuple[str, str, float, float]]:
     """(question, training example, jaccard, containment) for each question too close to a training example."""
     grams = [_grams(t) for t in train]
-    index: dict[str, list[int]] = defaultdict(list)
-    for i, g in enumerate(grams):
-        for gram in g:
-            index[gram].append(i)
     found = []
     for question in questions:
         q = _grams(question)
         if not q:
             continue
-        shared: Counter[int] = Counter()
-        for gram in q:
-            shared.update(index.get(gram, ()))
-        for i, common in shared.items():
-            jaccard = common / len(q | grams[i])
+        # Both tests need the example to have at least JACCARD_LIMIT * |q| grams: skip the ones that cannot match.
+        for text, g in zip(train, grams, strict=True):
+            if len(g) < JACCARD_LIMIT * len(q):
+                continue
+            common = len(q & g)
+            jaccard = common / (len(q) + len(g) - common)
             containment = common / len(q)
             if jaccard >= JACCARD_LIMIT or (len(q) >= 12 and containment >= CONTAINMENT_LIMIT):
-                found.append((question, train[i], round(jaccard, 2), round(containment, 2)))
+                found.append((question, text, round(jaccard, 2), round(containment, 2)))
                 break
     return found
 
@@ -196,10 +202,11 @@ def test_the_near_duplicate_check_catches_a_copied_example() -> None:
 def test_floors_cover_every_language_of_both_sets() -> None:
     floors = yaml.safe_load(FLOORS.read_text(encoding="utf-8"))["sets"]
     for lang in LANGS:
-        assert {"correct", "among_choices", "clarify_rate", "wrong_rate", "language_ok"} <= set(
+        assert {"correct", "among_choices", "clarify_rate", "wrong_rate", "language_ok", "person_offered"} <= set(
             floors["real_voice"][lang]
         )
         assert "accuracy" in floors["synthetic"][lang]
+    assert "correct" in floors["real_voice"]["long"]
 
 
 def test_real_voice_facts_are_in_the_accepted_answers() -> None:
@@ -300,3 +307,9 @@ def test_the_ratchet_fails_on_a_drop_and_only_ever_tightens() -> None:
     assert up == {"correct": 0.6, "clarify_rate": 0.2}
     down = raised(worse, bounds)["sets"]["real_voice"]["en"]
     assert down == {"correct": 0.5, "clarify_rate": 0.2}
+    # A wrong-answer ceiling starts no tighter than the 3 % the issue accepts, and then only tightens.
+    wrong = raised({"real_voice": {"zh": {"wrong_rate": 0.0}}}, {})["sets"]["real_voice"]["zh"]
+    assert wrong == {"wrong_rate": 0.03}
+    assert raised({"real_voice": {"zh": {"wrong_rate": 0.05}}}, {"sets": {"real_voice": {"zh": wrong}}})["sets"][
+        "real_voice"
+    ]["zh"] == {"wrong_rate": 0.03}
