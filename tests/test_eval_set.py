@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.evaluation.questions import LANGS, NONE, Question, load_questions
@@ -155,7 +156,7 @@ def test_real_voice_sources_are_listed_for_the_training_writers() -> None:
     """Every source is in /work/wt/eval-sources.txt when that shared list exists (it lives outside the repo)."""
     listed = Path("/work/wt/eval-sources.txt")
     if not listed.exists():
-        return
+        pytest.skip("the shared source list exists only on the project's build machine")
     urls = {line.strip() for line in listed.read_text(encoding="utf-8").splitlines()}
     missing = sorted({q.source for q in real_voice()} - urls)
     assert missing == []
@@ -255,6 +256,22 @@ def test_a_direct_answer_is_correct_only_with_its_facts() -> None:
     assert verdict(two, one) == "incomplete"
     both = Outcome.from_rasa(_answer("extension", "30 90") + _answer("residence_permit_extension", "30"))
     assert both.answered == ("extension", "residence_permit_extension") and verdict(two, both) == "correct"
+    # The same, as one payload that lists its sections, with related links as buttons.
+    related = {"title": "Related", "payload": '/faq{"section": "fees"}'}
+    one_payload = [
+        {"text": "30 90 and 30"},
+        {
+            "custom": {
+                "type": "guide_answer",
+                "section": "extension",
+                "sections": ["extension", "residence_permit_extension"],
+                "related": [related],
+            }
+        },
+    ]
+    outcome = Outcome.from_rasa(one_payload)
+    assert outcome.answered == ("extension", "residence_permit_extension") and outcome.offered == ("fees",)
+    assert verdict(two, outcome) == "correct"
 
 
 def test_facts_ignore_width_case_and_thousands_separators() -> None:

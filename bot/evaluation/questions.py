@@ -136,8 +136,11 @@ class Outcome:
             custom = message.get("custom") or {}
             kind = custom.get("type")
             lang = lang or custom.get("lang")
-            if kind == "guide_answer" and custom.get("section"):
-                answered.append(str(custom["section"]))
+            if kind == "guide_answer" and (custom.get("sections") or custom.get("section")):
+                # One reply may answer several parts of a post: `sections` in order, else the one `section`.
+                for section in custom.get("sections") or [custom["section"]]:
+                    if str(section) not in answered:
+                        answered.append(str(section))
             elif kind == "form_question" and custom.get("form") in FORM_SECTIONS:
                 # "Where is my application?" starts the lookup itself: the section that explains it is served.
                 answered.append(FORM_SECTIONS[custom["form"]])
@@ -153,9 +156,13 @@ class Outcome:
             elif kind == "handoff":
                 person = True
             for related in custom.get("related") or []:
-                section = related.get("section") if isinstance(related, dict) else related
+                # "Related" links: section ids, or buttons (title + payload) like the ones above.
+                if isinstance(related, dict):
+                    section = related.get("section") or _section_of(str(related.get("payload") or ""))
+                else:
+                    section = str(related)
                 if section and section not in offered:
-                    offered.append(str(section))
+                    offered.append(section)
         if answered:
             kind = "answer"
         elif clarified:
