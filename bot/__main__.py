@@ -76,7 +76,7 @@ def _gateway(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from bot.evaluation.run import main as evaluate
 
-    return evaluate(args.questions, fail_below=args.fail_below)
+    return evaluate(args.real_voice, args.questions, check=args.check_floors, raise_floors=args.raise_floors)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -109,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start rasa, actions and gateway").set_defaults(func=_run)
     sub.add_parser("gateway", help="start only the gateway").set_defaults(func=_gateway)
     evaluate = sub.add_parser("eval", help="answer-quality evaluation on held-out questions")
-    evaluate.add_argument("--questions", default="tests/eval/questions.yml")
-    evaluate.add_argument("--fail-below", type=float, default=None, help="exit 1 below this section accuracy")
+    evaluate.add_argument("--real-voice", default="tests/eval/real_voice.yml", help="real-voice set (printed first)")
+    evaluate.add_argument("--questions", default="tests/eval/questions.yml", help="the synthetic regression set")
+    evaluate.add_argument("--check-floors", action="store_true", help="exit 1 below a floor in tests/eval/floors.yml")
+    evaluate.add_argument("--raise-floors", action="store_true", help="raise tests/eval/floors.yml to today's figures")
     evaluate.set_defaults(func=_eval)
     bench = sub.add_parser("bench", help="latency and throughput: full path vs raw Rasa REST")
     bench.add_argument("--turns", type=int, default=200, help="length of the long conversation")
