@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from bot.evaluation.questions import LANGS, NONE, Question, load_questions
@@ -150,16 +149,6 @@ def test_real_voice_sources_are_spread() -> None:
     assert len(sources) >= 60
     # No single post may dominate the measurement.
     assert max(sources.values()) <= 12, sources.most_common(3)
-
-
-def test_real_voice_sources_are_listed_for_the_training_writers() -> None:
-    """Every source is in /work/wt/eval-sources.txt when that shared list exists (it lives outside the repo)."""
-    listed = Path("/work/wt/eval-sources.txt")
-    if not listed.exists():
-        pytest.skip("the shared source list exists only on the project's build machine")
-    urls = {line.strip() for line in listed.read_text(encoding="utf-8").splitlines()}
-    missing = sorted({q.source for q in real_voice()} - urls)
-    assert missing == []
 
 
 def test_real_voice_labels_are_real_sections() -> None:
