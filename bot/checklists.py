@@ -186,7 +186,8 @@ def every_checklist() -> dict[str, Checklist]:
     for checklist in loaded.values():
         unknown = [p for p in checklist.instead_of if p not in loaded or loaded[p].instead_of]
         if unknown:
-            raise ChecklistError(f"checklists/{checklist.procedure}.yml: `instead_of` names no procedure list {unknown}")
+            where = f"checklists/{checklist.procedure}.yml"
+            raise ChecklistError(f"{where}: `instead_of` names no procedure list {unknown}")
     return loaded
 
 

@@ -10,10 +10,12 @@ import pytest
 
 from bot.db.models import PROCEDURES
 from bot.guide.answers import answer, fill_facts
+from bot.guide.check import find_research_dir
 from bot.guide.loader import KNOWLEDGE_DIR, GuideError, load_guide
 from bot.guide.models import TOPICS
 
-RESEARCH = Path(__file__).resolve().parents[2] / "shared" / "research"
+# The dossiers sit in shared/research beside the project (or beside the folder of its worktrees); absent in CI.
+RESEARCH = find_research_dir() or Path(__file__).resolve().parents[2] / "shared" / "research"
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,10 @@ UNCONFIRMED = {
 }
 OPERATOR_NOTE = {"en": " (supplied by the bureau, not yet confirmed)", "zh": "（由行政审批局提供，尚未最终确认）"}
 # A value taken from a public page is still unconfirmed until the bureau checks it (`confirmed: true`).
-PUBLIC_NOTE = {"en": " (from a public source, not confirmed yet by the bureau)", "zh": "（来自公开资料，尚未经审批局确认）"}
+PUBLIC_NOTE = {
+    "en": " (from a public source, not confirmed yet by the bureau)",
+    "zh": "（来自公开资料，尚未经审批局确认）",
+}
 TEXTS = {
     "source": {"en": "Source", "zh": "出处"},
     "reviewed": {"en": "reviewed", "zh": "审核日期"},
@@ -112,7 +115,7 @@ def clarify_options(ranking: list[tuple[str, float]]) -> tuple[str, ...]:
 
 
 def fill_facts(text: str, guide: Guide, lang: str) -> str:
-    """Replace {fact:office.key} with the office fact; a fact the bureau has not confirmed says so wherever it appears."""
+    """Replace {fact:office.key} with the office fact; an unconfirmed fact says so wherever it appears."""
 
     def replace(match: Any) -> str:
         fact = guide.fact(match.group(1), match.group(2))

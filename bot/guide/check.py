@@ -483,6 +483,22 @@ def check_unconfirmed(knowledge: Knowledge, report: Report) -> None:
                 )
 
 
+def check_checklist_shape(knowledge: Knowledge, report: Report) -> None:
+    """The checklist loader's own rules (conditions, asks, replacing lists), applied to this folder's files."""
+    from bot.checklists import ChecklistError, load_checklist
+
+    options = {name: set((spec or {}).get("options") or {}) for name, spec in knowledge.questions.items()}
+    for name in knowledge.checklists:
+        try:
+            checklist = load_checklist(knowledge.root / "checklists" / f"{name}.yml", options)
+        except (ChecklistError, KeyError) as exc:
+            report.add(f"checklists/{name}", str(exc))
+            continue
+        for replaced in checklist.instead_of:
+            if replaced not in knowledge.checklists:
+                report.add(f"checklists/{name}", f"`instead_of` names {replaced!r}, which has no checklist")
+
+
 def check_style(knowledge: Knowledge, report: Report) -> None:
     for pair in knowledge.text_pairs():
         for wrong, right in ZH_STYLE:
@@ -506,6 +522,7 @@ def run_checks(root: Path | str = KNOWLEDGE_DIR, research: Path | str | None = N
             "sources against the research dossiers: no shared/research/*.md found beside the project "
             "(pass --research DIR); every item is still required to cite a source"
         )
+    check_checklist_shape(knowledge, report)
     check_numbers(knowledge, report)
     check_sources(knowledge, report, dossier)
     check_cautions(knowledge, report)
