@@ -7,12 +7,23 @@ import sys
 
 
 def _guide_check(args: argparse.Namespace) -> int:
-    from bot.guide.loader import GuideError, load_guide
+    from bot.checklists import ChecklistError
+    from bot.guide.check import run_checks
+    from bot.guide.loader import KNOWLEDGE_DIR, GuideError, load_guide
 
+    root = args.knowledge or KNOWLEDGE_DIR
     try:
-        guide = load_guide(partial=args.partial)
-    except GuideError as exc:
+        guide = load_guide(root, partial=args.partial)
+        report = run_checks(root, research=args.research, partial=args.partial)
+    except (GuideError, ChecklistError) as exc:
         print(exc, file=sys.stderr)
+        return 1
+    for note in report.skipped:
+        print(f"skipped: {note}")
+    if report.problems:
+        print(f"knowledge/ has {len(report.problems)} problem(s):", file=sys.stderr)
+        for problem in report.problems:
+            print(f"- {problem}", file=sys.stderr)
         return 1
     counts = {lang: sum(len(s.examples[lang]) for s in guide.sections.values()) for lang in ("en", "zh")}
     print(f"knowledge/ OK: {len(guide.sections)} sections, examples en={counts['en']} zh={counts['zh']}")
@@ -96,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("guide-check", help="validate knowledge/")
     check.add_argument("--partial", action="store_true", help="skip checks that need every section")
+    check.add_argument("--knowledge", help="knowledge folder to check (default: the project's)")
+    check.add_argument("--research", help="research dossiers folder (default: shared/research beside the project)")
     check.set_defaults(func=_guide_check)
     generate = sub.add_parser("generate", help="build training data and patterns from knowledge/")
     generate.add_argument("--check", action="store_true", help="fail if committed generated files are stale")

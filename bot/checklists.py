@@ -1,14 +1,16 @@
 """Material checklists for exactly the applicant's case, from knowledge/checklists/ (one source of truth).
 
 A checklist file lists items with optional conditions (`when`) and condition-specific wording (`variants`); the
-questions a procedure needs (`asks`) are the only ones the assistant puts to the user. The same builder serves
-the bot's `checklist` payload and the print page, so both always show the same list.
+questions a procedure needs (`asks`) are the only ones the assistant puts to the user. A file with `instead_of`
+is not a procedure of its own: it replaces those procedures' lists when its file-level `when` holds (the short
+list for short-term work). The same builder serves the bot's `checklist` payload and the print page, so both
+always show the same list.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,9 @@ class Checklist:
     asks: tuple[str, ...]
     items: tuple[Item, ...]
     reviewed: str
+    # Procedures whose list this one replaces when `when` holds for the answers (empty for a procedure's own list).
+    instead_of: tuple[str, ...] = ()
+    when: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class Answers:
 
 
 def _holds(when: dict[str, tuple[str, ...]], answers: Answers) -> bool:
-    if "category" in when and (answers.category or "unknown") not in when["category"]:
+    if "category" in when and not _category_matches(answers.category or "unknown", when["category"]):
         return False
     if "location" in when and answers.location not in when["location"]:
         return False
@@ -90,6 +95,17 @@ def _when(raw: Any, where: str, options: dict[str, set[str]]) -> dict[str, tuple
             raise ChecklistError(f"{where}: unknown value(s) {sorted(set(values) - allowed)} for {key}")
         result[key] = values
     return result
+
+
+def _category_matches(category: str, wanted: tuple[str, ...]) -> bool:
+    """An answer such as C_short (short-term work) also counts as the category it belongs to (C)."""
+    return category in wanted or _counts_as().get(category) in wanted
+
+
+@lru_cache(maxsize=1)
+def _counts_as() -> dict[str, str]:
+    raw = read_knowledge_yaml((CHECKLIST_DIR / "_questions.yml").read_text(encoding="utf-8"))
+    return {key: spec["counts_as"] for key, spec in raw["category"]["options"].items() if spec.get("counts_as")}
 
 
 def question_options() -> dict[str, dict[str, Localized]]:
@@ -142,6 +158,10 @@ def load_checklist(path: Path, options: dict[str, set[str]]) -> Checklist:
         raise ChecklistError(f"{where}: no items")
     if not raw.get("sources"):
         raise ChecklistError(f"{where}: needs sources")
+    instead_of = tuple(raw.get("instead_of") or ())
+    when = _when(raw.get("when"), where, options)
+    if bool(instead_of) != bool(when):
+        raise ChecklistError(f"{where}: `instead_of` and a file-level `when` go together")
     return Checklist(
         procedure=raw["procedure"],
         title=_loc(raw.get("title"), where),
@@ -149,25 +169,48 @@ def load_checklist(path: Path, options: dict[str, set[str]]) -> Checklist:
         asks=asks,
         items=tuple(items),
         reviewed=str(raw.get("reviewed", "")),
+        instead_of=instead_of,
+        when=when,
     )
 
 
 @lru_cache(maxsize=1)
-def all_checklists() -> dict[str, Checklist]:
+def every_checklist() -> dict[str, Checklist]:
+    """Every checklist file, the replacing lists included (the print page and guide-check read these)."""
     options = {name: set(values) for name, values in question_options().items()}
-    return {
+    loaded = {
         path.stem: load_checklist(path, options)
         for path in sorted(CHECKLIST_DIR.glob("*.yml"))
         if not path.name.startswith("_")
     }
+    for checklist in loaded.values():
+        unknown = [p for p in checklist.instead_of if p not in loaded or loaded[p].instead_of]
+        if unknown:
+            where = f"checklists/{checklist.procedure}.yml"
+            raise ChecklistError(f"{where}: `instead_of` names no procedure list {unknown}")
+    return loaded
+
+
+@lru_cache(maxsize=1)
+def all_checklists() -> dict[str, Checklist]:
+    """One checklist per procedure (lists that only replace another one are left out)."""
+    return {name: checklist for name, checklist in every_checklist().items() if not checklist.instead_of}
+
+
+def _chosen(procedure: str, answers: Answers) -> Checklist:
+    """The procedure's list, or the list that replaces it for these answers."""
+    checklists = every_checklist()
+    for other in checklists.values():
+        if procedure in other.instead_of and _holds(other.when, answers):
+            return other
+    return checklists[procedure]
 
 
 def build(procedure: str, answers: Answers, lang: str, public_url: str = "") -> dict[str, Any]:
     """The `checklist` payload of DESIGN.md for one case."""
-    checklists = all_checklists()
-    if procedure not in checklists:
+    if procedure not in every_checklist():
         raise ChecklistError(f"no checklist for {procedure!r}")
-    checklist = checklists[procedure]
+    checklist = _chosen(procedure, answers)
     items = []
     for item in checklist.items:
         if not _holds(item.when, answers):
@@ -183,7 +226,7 @@ def build(procedure: str, answers: Answers, lang: str, public_url: str = "") -> 
         )
     return {
         "type": "checklist",
-        "procedure": procedure,
+        "procedure": checklist.procedure,
         "title": checklist.title.get(lang),
         "category": answers.category,
         "location": answers.location,
@@ -192,6 +235,7 @@ def build(procedure: str, answers: Answers, lang: str, public_url: str = "") -> 
         "lang": lang,
         "reviewed": checklist.reviewed,
         "section": checklist.section,
+        # The print page rebuilds the list from the same procedure and answers, so it shows this list too.
         "print_url": print_url(procedure, answers, lang, public_url),
     }
 

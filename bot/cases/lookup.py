@@ -58,6 +58,7 @@ class CaseStatus:
     on_time: bool
     missing: list[str] = field(default_factory=list)
     next_action: dict[str, str] = field(default_factory=dict)
+    due_rule: dict[str, str] | None = None  # which rule the due date uses (knowledge/procedures.yml)
 
     def payload(self, lang: str) -> dict[str, Any]:
         """The `case_status` payload of DESIGN.md."""
@@ -70,6 +71,7 @@ class CaseStatus:
             "stage_since": self.stage_since.isoformat(),
             "due": self.due.isoformat() if self.due else None,
             "due_estimated": self.due_estimated,
+            "due_rule": self.due_rule[lang] if self.due_rule else None,
             "on_time": self.on_time,
             "missing": list(self.missing),
             "next": self.next_action.get(lang, ""),
@@ -261,4 +263,5 @@ def status_for_token(
         on_time=due is None or today <= due.day,
         missing=missing if stage == "materials_requested" else [],
         next_action={"en": next_step.en, "zh": next_step.zh} if next_step else {},
+        due_rule={"en": due.rule.en, "zh": due.rule.zh} if due and due.rule else None,
     )

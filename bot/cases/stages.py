@@ -22,6 +22,9 @@ class Promise:
     due_working_days: int
     next: Localized
     anchor: str | None  # count from the latest entry into this stage instead of the current one
+    # Which rule the due date follows, said with the date; unconfirmed until the bureau confirms it.
+    rule: Localized | None = None
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Due:
     day: date
     estimated: bool
     next: Localized
+    rule: Localized | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class Procedures:
             if entered and (not corrections or entered[-1] > corrections[-1]):
                 start = entered[-1]
         result = calendar.working_days_after(shanghai_date(start), promise.due_working_days)
-        return Due(result.day, result.estimated, promise.next)
+        return Due(result.day, result.estimated, promise.next, promise.rule)
 
 
 def _localized(raw: dict[str, str]) -> Localized:
@@ -93,7 +97,13 @@ def load_procedures(path: Path = KNOWLEDGE_DIR / "procedures.yml") -> Procedures
         if unknown - set(labels):
             raise ValueError(f"procedures.yml: flow {name} uses unknown stages {sorted(unknown - set(labels))}")
     promises = {
-        stage: Promise(int(p["due_working_days"]), _localized(p["next"]), p.get("from"))
+        stage: Promise(
+            int(p["due_working_days"]),
+            _localized(p["next"]),
+            p.get("from"),
+            _localized(p["rule"]) if p.get("rule") else None,
+            p.get("confirmed") is True,
+        )
         for stage, p in (raw.get("promises") or {}).items()
     }
     return Procedures(

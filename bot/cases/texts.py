@@ -125,6 +125,8 @@ def status_text(status: CaseStatus, lang: str) -> str:
                 if status.on_time
                 else "The promised date has passed; a staff member can tell you why."
             )
+    if status.due is not None and status.due_rule:
+        lines.append(status.due_rule[lang])
     if status.missing:
         lines.append("需补正的材料：" if zh else "Materials requested:")
         lines.extend(f"- {item}" for item in status.missing)

@@ -27,6 +27,11 @@ UNCONFIRMED = {
     "zh": "尚未确认，请向工作人员核实",
 }
 OPERATOR_NOTE = {"en": " (supplied by the bureau, not yet confirmed)", "zh": "（由行政审批局提供，尚未最终确认）"}
+# A value taken from a public page is still unconfirmed until the bureau checks it (`confirmed: true`).
+PUBLIC_NOTE = {
+    "en": " (from a public source, not confirmed yet by the bureau)",
+    "zh": "（来自公开资料，尚未经审批局确认）",
+}
 TEXTS = {
     "source": {"en": "Source", "zh": "出处"},
     "reviewed": {"en": "reviewed", "zh": "审核日期"},
@@ -110,15 +115,16 @@ def clarify_options(ranking: list[tuple[str, float]]) -> tuple[str, ...]:
 
 
 def fill_facts(text: str, guide: Guide, lang: str) -> str:
-    """Replace {fact:office.key} with the office fact, or say plainly that it is not confirmed."""
+    """Replace {fact:office.key} with the office fact; an unconfirmed fact says so wherever it appears."""
 
     def replace(match: Any) -> str:
         fact = guide.fact(match.group(1), match.group(2))
         if fact is None or fact.value is None:
             return UNCONFIRMED[lang]
         value = fact.value.get(lang)
-        if not fact.confirmed and fact.source is not None and fact.source.tag == "OPERATOR":
-            value += OPERATOR_NOTE[lang]
+        if not fact.confirmed:
+            operator = fact.source is not None and fact.source.tag == "OPERATOR"
+            value += (OPERATOR_NOTE if operator else PUBLIC_NOTE)[lang]
         return value
 
     return FACT_REF.sub(replace, text)

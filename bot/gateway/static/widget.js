@@ -353,6 +353,8 @@
       due.appendChild(document.createTextNode(t("due") + " " + c.due + (c.due_estimated ? " (" + t("estimated") + ")" : "") + " · "));
       due.appendChild(el("span", { class: c.on_time ? "ok" : "late" }, c.on_time ? t("onTime") : t("late")));
       card.appendChild(due);
+      // Which rule the date follows, and whether the bureau has confirmed it (knowledge/procedures.yml).
+      if (c.due_rule) card.appendChild(el("p", { class: "note" }, c.due_rule));
     }
     if (c.missing && c.missing.length) {
       card.appendChild(el("p", {}, t("missing") + ":"));
