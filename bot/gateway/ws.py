@@ -40,7 +40,7 @@ routes = web.RouteTableDef()
 
 # Frames above MAX_FRAME_BYTES get an error (the connection stays); aiohttp closes a connection only beyond
 # HARD_FRAME_BYTES, which no client of ours sends.
-MAX_FRAME_BYTES = 16 * 1024
+MAX_FRAME_BYTES = 64 * 1024
 HARD_FRAME_BYTES = 256 * 1024
 HELLO_TIMEOUT_S = 15
 MAX_CLIENT_ID = 64
