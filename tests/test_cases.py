@@ -9,14 +9,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot.cases import lookup, service
+from bot.cases import checks, lookup, service
 from bot.cases.csv_import import import_csv
-from bot.cases import checks
 from bot.cases.identifiers import (
     FormatError,
     NumberKeyer,
     PassportHasher,
-    mask_identifiers,
     mask_passports,
     normalize_application_number,
     number_description,
@@ -271,7 +269,9 @@ def test_parallel_checks_cannot_exceed_the_conversation_limit(db: Database) -> N
     def attempt() -> None:
         barrier.wait()
         results.append(
-            lookup.verify(db, HASHER, entry, "X0000000", clock=clock_at(MONDAY), limits=lookup.Limits(free_per_number=50)).outcome
+            lookup.verify(
+                db, HASHER, entry, "X0000000", clock=clock_at(MONDAY), limits=lookup.Limits(free_per_number=50)
+            ).outcome
         )
 
     threads = [threading.Thread(target=attempt) for _ in range(8)]

@@ -12,6 +12,7 @@ from bot.conversations import store
 from bot.gateway.keys import DB, SETTINGS
 from tests.gateway_support import ChatClient
 
+
 def case_form(text: str) -> list[dict]:  # type: ignore[type-arg]
     """The case form as the real actions drive it: ask for the number, then (given the gateway's reference to
     what was typed) ask for the passport; the outcome of the gateway's check ends it."""

@@ -15,7 +15,7 @@ from tests.test_socketio import Webchat
 
 
 async def outcome(client: ChatClient, client_id: str) -> str:
-    """"ack" or the error code of the frame sent with `client_id`."""
+    """ "ack" or the error code of the frame sent with `client_id`."""
     while True:
         frame = await client.next(None)
         if frame.get("id") == client_id and frame["type"] in ("ack", "error"):
@@ -57,7 +57,7 @@ async def test_the_address_limit_spans_conversations(gateway_factory, rasa) -> N
 async def test_ping_and_set_language_frames_are_limited_too(gateway_factory, rasa) -> None:  # type: ignore[no-untyped-def]
     gateway = await gateway_factory(FRAMES_PER_MINUTE="8")
     client, _ = await connect(gateway)
-    for i in range(6):
+    for _ in range(6):
         await client.send({"type": "set_language", "lang": "zh"})
         await client.send({"type": "ping"})
     kinds = [(await client.next(None))["type"] for _ in range(12)]

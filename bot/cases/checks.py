@@ -59,7 +59,14 @@ def expect_number(db: Database, conversation_id: str, clock: Clock = utcnow) -> 
     """The bot has just asked for the application number: what comes next is an identifier."""
     with db.transaction() as session:
         _upsert(
-            session, conversation_id, clock(), step="number", ref=None, number_key=None, masked=None, valid=False,
+            session,
+            conversation_id,
+            clock(),
+            step="number",
+            ref=None,
+            number_key=None,
+            masked=None,
+            valid=False,
             case_id=None,
         )
 
@@ -79,8 +86,15 @@ def enter_number(db: Database, keyer: NumberKeyer, conversation_id: str, raw: st
             else None
         )
         _upsert(
-            session, conversation_id, clock(), step="number", ref=ref, number_key=keyer.key(number),
-            masked=mask_identifier(number), valid=valid, case_id=case_id,
+            session,
+            conversation_id,
+            clock(),
+            step="number",
+            ref=ref,
+            number_key=keyer.key(number),
+            masked=mask_identifier(number),
+            valid=valid,
+            case_id=case_id,
         )
     return ref
 

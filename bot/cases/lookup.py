@@ -145,9 +145,7 @@ def _serialise(session: Any, number_key: str) -> None:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(number_key[:15], 16)})
 
 
-def lock_state(
-    db: Database, check: CheckView, clock: Clock = utcnow, limits: Limits = Limits()
-) -> datetime | None:
+def lock_state(db: Database, check: CheckView, clock: Clock = utcnow, limits: Limits = Limits()) -> datetime | None:
     """The end of this conversation's lock, if any (shown before asking for the passport)."""
     with db.transaction() as session:
         return _conversation_lock(session, check.conversation_id, clock(), limits)
@@ -169,8 +167,11 @@ def begin_check(
     with db.transaction() as session:
         _serialise(session, check.number_key)
         attempt = LookupAttempt(
-            conversation_id=check.conversation_id, number_key=check.number_key, case_id=check.case_id,
-            outcome="pending", at=now,
+            conversation_id=check.conversation_id,
+            number_key=check.number_key,
+            case_id=check.case_id,
+            outcome="pending",
+            at=now,
         )
         session.add(attempt)
         session.flush()
@@ -190,9 +191,7 @@ def begin_check(
     return PendingCheck(attempt_id, check.conversation_id, case_id, matches)
 
 
-def finish_check(
-    session: Any, pending: PendingCheck, clock: Clock = utcnow, limits: Limits = Limits()
-) -> Verification:
+def finish_check(session: Any, pending: PendingCheck, clock: Clock = utcnow, limits: Limits = Limits()) -> Verification:
     """Record the outcome (inside the caller's transaction) and say what the applicant is told."""
     now = clock()
     attempt = session.get(LookupAttempt, pending.attempt_id)

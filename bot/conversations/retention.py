@@ -83,14 +83,18 @@ def _delete_conversations(session: Any, ids: list[str]) -> None:
     """Explicit deletes (not only ON DELETE CASCADE) so SQLite without foreign keys forgets them too."""
     from bot.db.models import TicketNote, WebhookDelivery
 
-    ticket_ids = sa.select(Ticket.id).where(Ticket.conversation_id.in_(ids))
-    session.execute(sa.delete(TicketNote).where(TicketNote.ticket_id.in_(ticket_ids)))
-    session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.ticket_id.in_(ticket_ids)))
-    session.execute(sa.delete(Ticket).where(Ticket.conversation_id.in_(ids)))
-    session.execute(sa.delete(Message).where(Message.conversation_id.in_(ids)))
-    session.execute(sa.delete(CaseCheck).where(CaseCheck.conversation_id.in_(ids)))
-    session.execute(sa.delete(CaseVerification).where(CaseVerification.conversation_id.in_(ids)))
-    session.execute(sa.delete(Conversation).where(Conversation.id.in_(ids)))
+    ticket_ids = list(session.execute(sa.select(Ticket.id).where(Ticket.conversation_id.in_(ids))).scalars())
+    statements = [
+        sa.delete(TicketNote).where(TicketNote.ticket_id.in_(ticket_ids)),
+        sa.delete(WebhookDelivery).where(WebhookDelivery.ticket_id.in_(ticket_ids)),
+        sa.delete(Ticket).where(Ticket.conversation_id.in_(ids)),
+        sa.delete(Message).where(Message.conversation_id.in_(ids)),
+        sa.delete(CaseCheck).where(CaseCheck.conversation_id.in_(ids)),
+        sa.delete(CaseVerification).where(CaseVerification.conversation_id.in_(ids)),
+        sa.delete(Conversation).where(Conversation.id.in_(ids)),
+    ]
+    for statement in statements:
+        session.execute(statement.execution_options(synchronize_session=False))
 
 
 def delete(db: Database, tracker_url: str, conversation_id: str) -> bool:

@@ -265,16 +265,16 @@ class ChatService:
         return await self._verify(conversation, check, passport, HIDDEN_PASSPORT, client_id)
 
     async def _verify(
-        self, conversation: ConversationInfo, check: checks.CheckView, passport: str, shown: str,
+        self,
+        conversation: ConversationInfo,
+        check: checks.CheckView,
+        passport: str,
+        shown: str,
         client_id: str | None,
     ) -> Accepted:
-        started = await asyncio.to_thread(
-            lookup.begin_check, self.db, self.hasher, check, passport, limits=self.limits
-        )
+        started = await asyncio.to_thread(lookup.begin_check, self.db, self.hasher, check, passport, limits=self.limits)
         try:
-            _, message = await asyncio.to_thread(
-                self._finish_verification, conversation.id, started, shown, client_id
-            )
+            _, message = await asyncio.to_thread(self._finish_verification, conversation.id, started, shown, client_id)
         except IntegrityError:
             # the same client id was stored meanwhile (a resend raced this one): that message is the answer
             earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id or "")
@@ -285,7 +285,10 @@ class ChatService:
         return Accepted(message, True)
 
     def _finish_verification(
-        self, conversation_id: str, started: lookup.PendingCheck | lookup.Verification, shown: str,
+        self,
+        conversation_id: str,
+        started: lookup.PendingCheck | lookup.Verification,
+        shown: str,
         client_id: str | None,
     ) -> tuple[lookup.Verification, StoredMessage]:
         """One transaction: the outcome recorded, the pending check cleared, the masked message stored under its

@@ -15,6 +15,30 @@ from bot.gateway.http import json_exception
 from bot.gateway.keys import CHAT, DB, SETTINGS
 
 routes = web.RouteTableDef()
+PATHS = ("/api/conversation/export", "/api/conversation")
+
+
+def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """The widget runs on the bureau's pages (ALLOWED_ORIGINS): those origins may call these two endpoints.
+    No cookies are involved (the token is a header), so no credentials are allowed."""
+    origin = (request.headers.get("Origin") or "").rstrip("/")
+    allowed = request.app[SETTINGS].allowed_origins
+    if origin and ("*" in allowed or origin in allowed):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def preflight(request: web.Request) -> web.StreamResponse:
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, DELETE"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return _cors(request, response)
+
+
+for _path in PATHS:
+    routes.options(_path)(preflight)
 
 
 def _conversation(request: web.Request) -> str:
@@ -34,7 +58,7 @@ async def export(request: web.Request) -> web.Response:
     response = web.json_response(data, dumps=_dumps)
     response.headers["Content-Disposition"] = 'attachment; filename="conversation.json"'
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return _cors(request, response)
 
 
 @routes.delete("/api/conversation")
@@ -46,7 +70,7 @@ async def delete(request: web.Request) -> web.Response:
         raise json_exception(web.HTTPNotFound, "not_found", "no such conversation")
     # Other tabs of this conversation hear that it is gone (and start afresh).
     await request.app[CHAT].hub.publish(conversation, {"type": "deleted"})
-    return web.json_response({"deleted": True}, headers={"Cache-Control": "no-store"})
+    return _cors(request, web.json_response({"deleted": True}, headers={"Cache-Control": "no-store"}))
 
 
 def _dumps(data: object) -> str:
