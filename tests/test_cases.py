@@ -15,6 +15,7 @@ from bot.cases.identifiers import (
     FormatError,
     NumberKeyer,
     PassportHasher,
+    mask_identifiers,
     mask_passports,
     normalize_application_number,
     number_description,
@@ -409,3 +410,25 @@ def test_passport_masking(text: str, expecting: bool, masked: str) -> None:
 def test_spaced_passports_are_masked(text: str, expecting: bool, masked: str, number: str | None) -> None:
     result, found = mask_passports(text, expecting)
     assert result == masked and found == ([number] if number else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("my application status? 87654321", "my application status? •••••••"),
+        ("passport ABC1234567 please", "passport ••••••• please"),
+        ("case WP2026000104 e12345678", "case WP2026000104 •••••••"),
+        ("WP2026000104 E10000104", "WP2026000104 •••••••"),  # a number beside it is a case word too
+        ("护照号码 p 7654 3210", "护照号码 •••••••"),
+        ("my application was filed 2026-11-30", "my application was filed 2026-11-30"),  # a date is no passport
+        ("the weather on 12345678", "the weather on 12345678"),  # no case words: left alone
+    ],
+)
+def test_passport_shapes_near_case_words_are_masked(text: str, masked: str) -> None:
+    assert mask_passports(text)[0] == masked
+
+
+def test_in_the_form_every_identifier_is_masked() -> None:
+    masked, found = mask_identifiers("it is WP2026000104, passport e 1234 5678, room 12")
+    assert masked == "it is ••••••••••04, passport •••••••78, room 12"
+    assert found == ["WP2026000104", "E12345678"]

@@ -37,6 +37,8 @@ _CASE_CONTEXT = re.compile(
 # Short words a letter prefix must not be taken from when chunks are joined ("it is 1234 5678" is not IS12345678).
 _NOT_A_PREFIX = {"is", "it", "its", "my", "me", "no", "of", "at", "to", "in", "on", "a", "an", "and", "the", "for"}
 MASK = "•••••••"
+# A date typed in pieces ("2026-11-30") is not a passport; outside the form it stays (deadlines come from dates).
+_DATE = re.compile(r"^(?:19|20)\d{2}[-./ ](?:0?[1-9]|1[0-2])[-./ ](?:0?[1-9]|[12]\d|3[01])$")
 # Unconfirmed default: the real receipt-number format is not published (dossier §7, addendum §A8.2).
 PLAUSIBLE_NUMBER = re.compile(r"^(?=.*\d)[A-Z0-9]{6,32}$")
 
@@ -155,8 +157,8 @@ def _folded_chars(text: str) -> str:
 
 def identifier_groups(text: str) -> list[tuple[int, int, str]]:
     """Runs of letters and digits that may be one identifier typed in pieces ("E 1234 5678", "WP-2026-000-123"):
-    (start, end, joined) for every group that holds a digit. A later piece must be digits; a first piece of
-    letters only joins when it is short and not a common word."""
+    (start, end, joined) for every group that holds a digit. Pieces are short (up to 5 characters; later ones
+    digits only); a first piece of letters only joins when it is at most 3 and not a common word."""
     folded = _folded_chars(text)
     chunks = list(_ALNUM_RUN.finditer(folded))
     groups: list[tuple[int, int, str]] = []
@@ -167,11 +169,11 @@ def identifier_groups(text: str) -> list[tuple[int, int, str]]:
             gap = folded[chunks[j].end() : chunks[j + 1].start()]
             nxt = chunks[j + 1].group(0)
             first = chunks[i].group(0)
-            joinable_first = any(ch.isdigit() for ch in first) or (
-                len(first) <= 3 and first.lower() not in _NOT_A_PREFIX
-            )
-            joined_length = sum(len(c.group(0)) for c in chunks[i : j + 2])
-            if gap in (" ", "-", "  ", " - ") and nxt.isdigit() and joinable_first and joined_length <= 32:
+            # pieces are typed in small groups ("1234 5678"): a long run is a whole number of its own
+            joinable_first = (
+                len(first) <= 3 and first.isalpha() and first.lower() not in _NOT_A_PREFIX
+            ) or (len(first) <= 5 and any(ch.isdigit() for ch in first))
+            if gap in (" ", "-", "  ", " - ") and nxt.isdigit() and len(nxt) <= 5 and joinable_first:
                 j += 1
             else:
                 break
@@ -213,7 +215,10 @@ def mask_passports(text: str, expecting: bool = False) -> tuple[str, list[str]]:
     context = expecting or bool(_CASE_CONTEXT.search(_folded_chars(text)))
     spans: list[tuple[int, int]] = []
     found: list[str] = []
+    folded = _folded_chars(text)
     for start, end, joined in groups:
+        if _DATE.match(folded[start:end]):
+            continue
         if fmt.configured and fmt.pattern.match(joined):
             context = True  # a real application number next to a passport-shaped token makes it a lookup
             continue

@@ -25,10 +25,10 @@ from bot.cases.identifiers import (
     FormatError,
     NumberKeyer,
     PassportHasher,
-    candidate_number,
     mask_identifiers,
     mask_passports,
     normalize_passport,
+    plausible_number,
 )
 from bot.conversations import store
 from bot.conversations.store import ConversationInfo, StoredMessage
@@ -219,7 +219,7 @@ class ChatService:
                     await self._admit_lookup(client)
                     return await self._verify(conversation, check, passport, masked, client_id)
             elif identifiers:
-                number = candidate_number(" ".join(identifiers)) or identifiers[0]
+                number = next((i for i in identifiers if plausible_number(i)), identifiers[0])
                 ref = await asyncio.to_thread(checks.enter_number, self.db, self.keyer, conversation.id, number)
                 command = "/inform" + json.dumps({"application_number": ref})
                 return await self._store(conversation, masked, client_id, {"command": command})
