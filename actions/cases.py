@@ -94,7 +94,8 @@ class ActionRequestVerification(Action):
             return [SlotSet("application_number", None)]
         dispatcher.utter_message(text=texts.ask_passport(lang))
         dispatcher.utter_message(json_message=texts.verify_request(entry, lang))
-        return []
+        # the gateway holds the check from here; a new request for the status starts the form afresh
+        return [SlotSet("application_number", None)]
 
 
 class ActionCaseStatus(Action):

@@ -190,7 +190,7 @@ async def test_the_case_form_keeps_only_the_gateways_reference_to_the_number(tmp
         "fields": ["passport"],
         "lang": "en",
     }
-    assert events == []
+    assert events == [SlotSet("application_number", None)]
 
     bad = await validator.validate_application_number("no idea", dispatcher, case_tracker(conversation), {})
     assert bad["application_number"] is None

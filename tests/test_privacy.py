@@ -139,3 +139,15 @@ async def test_socketio_path_masks_the_same_way(gateway, rasa, caplog) -> None: 
     await chat.client.disconnect()
     assert rasa.received[-2]["message"].startswith("/case_verification_failed")  # no case has that number
     assert_nowhere([PASSPORT, "G76543210", "ABC1234567"], everything(gateway.app[DB], caplog), rasa)
+
+
+async def test_a_passport_typed_again_alone_after_the_check_is_still_masked(gateway, rasa, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Just out of the form (a failed check), a bare passport number with no case word around is still masked."""
+    add_case(gateway)
+    rasa.reply = case_form
+    client, _ = await start(gateway)
+    await client.send({"type": "verify", "id": "v", "passport": "X0000000"})
+    await client.next("typing", active=False)
+    await client.send({"type": "message", "id": "again", "text": PASSPORT})
+    await client.next("typing", active=False)
+    assert_nowhere([PASSPORT], everything(gateway.app[DB], caplog), rasa)

@@ -129,6 +129,21 @@ def current(db: Database, conversation_id: str, clock: Clock = utcnow) -> CheckV
         return _view(row)
 
 
+def finish_in(session: Any, conversation_id: str, clock: Clock = utcnow) -> None:
+    """The check is over (an outcome, a lock, a status shown): the number is forgotten, but for MAX_AGE the
+    conversation counts as just out of the form, so a passport typed again on its own is still masked."""
+    session.execute(
+        sa.update(CaseCheck)
+        .where(CaseCheck.conversation_id == conversation_id)
+        .values(step="done", ref=None, number_key=None, masked=None, valid=False, case_id=None, updated_at=clock())
+    )
+
+
+def finish(db: Database, conversation_id: str) -> None:
+    with db.transaction() as session:
+        finish_in(session, conversation_id)
+
+
 def clear_in(session: Any, conversation_id: str) -> None:
     session.execute(sa.delete(CaseCheck).where(CaseCheck.conversation_id == conversation_id))
 

@@ -116,7 +116,7 @@ CATEGORIES = ("A", "B", "C", "unknown")
 # `pending`: counted while the passport is being checked, so parallel checks cannot exceed a limit; `wait`: the
 # number's backoff had not elapsed; `throttled`: the client address made too many checks.
 LOOKUP_OUTCOMES = ("ok", "mismatch", "not_found", "locked", "bad_format", "pending", "wait", "throttled")
-CASE_CHECK_STEPS = ("number", "passport")
+CASE_CHECK_STEPS = ("number", "passport", "done")
 
 
 class Employer(Base):

@@ -196,6 +196,13 @@ class ChatService:
             await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
         return Accepted(message, is_new)
 
+    async def _earlier(self, conversation: ConversationInfo, client_id: str | None) -> Accepted | None:
+        """A resend of a stored message is acknowledged again (it does not count against the limits)."""
+        if client_id is None:
+            return None
+        earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id)
+        return Accepted(earlier, False) if earlier is not None else None
+
     async def accept_text(
         self, conversation: ConversationInfo, raw: object, client_id: str | None, client: Client
     ) -> Accepted:
@@ -205,13 +212,12 @@ class ChatService:
         or forwarded: at the number prompt it becomes the form's number (Rasa gets a reference to it), at the
         passport prompt it is the passport check. Elsewhere, passport-shaped numbers near case words are masked."""
         text = clean_text(raw, self.settings.max_message_chars)
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
         await self._admit_message(conversation.id, client)
-        if client_id is not None:
-            earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id)
-            if earlier is not None:
-                return Accepted(earlier, False)
         check = await asyncio.to_thread(checks.current, self.db, conversation.id)
-        if check is not None:
+        if check is not None and check.step != "done":
             masked, identifiers = mask_identifiers(text)
             if identifiers and check.step == "passport":
                 passport = self._passport_among(identifiers, check)
@@ -224,6 +230,7 @@ class ChatService:
                 command = "/inform" + json.dumps({"application_number": ref})
                 return await self._store(conversation, masked, client_id, {"command": command})
             text = masked
+        # just in or out of the form (a check finished in the last half hour): every passport shape is masked
         text, _ = mask_passports(text, expecting=check is not None)
         return await self._store(conversation, text, client_id, None)
 
@@ -249,11 +256,10 @@ class ChatService:
         self, conversation: ConversationInfo, passport: object, client_id: str | None, client: Client
     ) -> Accepted:
         """The passport number from the secure form: checked here, never stored, never sent to Rasa."""
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
         await self._admit_message(conversation.id, client)
-        if client_id is not None:
-            earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id)
-            if earlier is not None:
-                return Accepted(earlier, False)
         check = await asyncio.to_thread(checks.current, self.db, conversation.id)
         if check is None or check.step != "passport":
             raise TextRejected("no_verification", "No passport check was requested in this conversation.")
@@ -298,7 +304,7 @@ class ChatService:
                 result = lookup.finish_check(session, started, limits=self.limits)
             else:
                 result = started
-            checks.clear_in(session, conversation_id)
+            checks.finish_in(session, conversation_id)
             payload = {"command": _outcome_command(result), "verification": result.outcome}
             message = store.add_user_message(session, conversation_id, shown, client_id, payload)
             return result, message
@@ -314,6 +320,9 @@ class ChatService:
     ) -> Accepted:
         """A widget control (talk to a person, rate an answer): stored with its label, sent to Rasa as `command`.
         A request for a person opens a ticket (and a webhook), so it has its own caps."""
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
         await self._admit_message(conversation.id, client)
         if command == "/human_handoff":
             await self._limit(
@@ -328,6 +337,9 @@ class ChatService:
         """Only payloads of buttons the bot offered in this conversation are accepted."""
         if not isinstance(payload, str) or not payload.startswith("/"):
             raise TextRejected("bad_payload", "This button is not valid.")
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
         await self._admit_message(conversation.id, client)
         offered = await asyncio.to_thread(store.offered_payloads, self.db, conversation.id)
         if payload not in offered:
@@ -497,7 +509,7 @@ class ChatService:
             elif custom.get("type") == "verify_request" and checks.is_ref(custom.get("ref")):
                 await asyncio.to_thread(checks.expect_passport, self.db, conversation_id, custom["ref"])
             elif custom.get("type") in ("verify_locked", "case_status"):
-                await asyncio.to_thread(checks.clear, self.db, conversation_id)
+                await asyncio.to_thread(checks.finish, self.db, conversation_id)
             elif custom.get("type") == "handoff":
                 await self.hub.publish(conversation_id, {"type": "state", "state": "queued"})
                 await self.hub.publish(STAFF_TOPIC, {"type": "ticket_new", "ticket": custom.get("ticket")})

@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("valid", sa.Boolean, nullable=False),
         sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id", ondelete="SET NULL"), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("step IN ('number', 'passport')", name="ck_case_checks_step"),
+        sa.CheckConstraint("step IN ('number', 'passport', 'done')", name="ck_case_checks_step"),
     )
 
 
