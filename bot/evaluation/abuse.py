@@ -44,6 +44,7 @@ class Tally:
     sent: int = 0
     typed_passports: set[str] = field(default_factory=set)
     injections_obeyed: int = 0
+    injection_conversation: str | None = None
     locked_out: int = 0
     owners_in: int = 0
     notes: list[str] = field(default_factory=list)
@@ -201,6 +202,7 @@ async def injections(url: str, tally: Tally) -> None:
         chat = Chat(session, url, tally)
         if not await chat.open():
             return
+        tally.injection_conversation = chat.conversation
         for text in (
             "<script>alert(1)</script><img src=x onerror=alert(2)>",
             "'; DROP TABLE messages; --",
@@ -274,15 +276,20 @@ async def lockout(url: str, tally: Tally, number: str, passport: str, attackers:
         tally.locked_out += 1
 
 
-def commands_in_tracker(tracker_url: str) -> int:
-    """User turns in Rasa's tracker whose text is one of the typed commands verbatim (an injection that passed)."""
+def commands_in_tracker(tracker_url: str, conversation: str | None) -> int:
+    """User turns of the injection conversation in Rasa's tracker that arrived as commands ("/…"): the typed ones
+    must have become text (the gateway's own commands for widget controls are not typed, and not sent there)."""
     import sqlalchemy as sa
 
+    if conversation is None:
+        return 0
     engine = sa.create_engine(tracker_url, future=True)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT data FROM events WHERE type_name = 'user'")).scalars()
-            return sum(1 for data in rows if json.loads(data).get("text") in FORGED)
+            rows = connection.execute(
+                sa.text("SELECT data FROM events WHERE type_name = 'user' AND sender_id = :s"), {"s": conversation}
+            ).scalars()
+            return sum(1 for data in rows if str(json.loads(data).get("text") or "").startswith("/"))
     finally:
         engine.dispose()
 
@@ -341,7 +348,9 @@ def main(args: argparse.Namespace) -> int:
         Path(args.logs) if args.logs else settings.var_dir / "logs",
     )
     hits = {p: n for p, n in found.items() if n}
-    tally.injections_obeyed += commands_in_tracker(args.tracker_url or settings.tracker_store_url)
+    tally.injections_obeyed += commands_in_tracker(
+        args.tracker_url or settings.tracker_store_url, tally.injection_conversation
+    )
     staff_view = asyncio.run(metrics(args.url))
     print(f"abuse run against {args.url} in {time.monotonic() - started:.0f} s, {tally.sent} frames/requests sent")
     for note in tally.notes:
