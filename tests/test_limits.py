@@ -154,3 +154,14 @@ async def test_fixed_windows_reset() -> None:
 def test_client_address_trusts_only_configured_proxies() -> None:
     assert client_address("203.0.113.5", "1.2.3.4", ()) == "203.0.113.5"  # a client cannot pick its address
     assert client_address("10.0.0.2", "1.2.3.4, 198.51.100.7", ("10.0.0.2",)) == "198.51.100.7"
+
+
+async def test_ended_windows_are_forgotten() -> None:
+    now = [1000.0]
+    limiter = Limiter(clock=lambda: now[0])
+    limiter.MAX_KEYS = 3
+    for key in "abc":
+        await limiter.hit(Rule("t", 1, 60), key)
+    now[0] += 120
+    await limiter.hit(Rule("t", 1, 60), "d")
+    assert len(limiter._counts) == 1

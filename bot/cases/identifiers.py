@@ -170,9 +170,9 @@ def identifier_groups(text: str) -> list[tuple[int, int, str]]:
             nxt = chunks[j + 1].group(0)
             first = chunks[i].group(0)
             # pieces are typed in small groups ("1234 5678"): a long run is a whole number of its own
-            joinable_first = (
-                len(first) <= 3 and first.isalpha() and first.lower() not in _NOT_A_PREFIX
-            ) or (len(first) <= 5 and any(ch.isdigit() for ch in first))
+            joinable_first = (len(first) <= 3 and first.isalpha() and first.lower() not in _NOT_A_PREFIX) or (
+                len(first) <= 5 and any(ch.isdigit() for ch in first)
+            )
             if gap in (" ", "-", "  ", " - ") and nxt.isdigit() and len(nxt) <= 5 and joinable_first:
                 j += 1
             else:

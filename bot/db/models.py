@@ -214,9 +214,7 @@ class CaseCheck(Base):
 
     __tablename__ = "case_checks"
 
-    conversation_id = sa.Column(
-        sa.String(64), sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
-    )
+    conversation_id = sa.Column(sa.String(64), sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
     step = sa.Column(sa.String(16), nullable=False)
     ref = sa.Column(sa.String(40), nullable=True, unique=True)
     number_key = sa.Column(sa.String(64), nullable=True)

@@ -97,9 +97,7 @@ async def _retention_loop(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                await asyncio.to_thread(
-                    retention.purge, app[DB], settings.tracker_store_url, settings.retention_days
-                )
+                await asyncio.to_thread(retention.purge, app[DB], settings.tracker_store_url, settings.retention_days)
             except Exception:
                 log.exception("retention job failed")
             await asyncio.sleep(RETENTION_INTERVAL_S)

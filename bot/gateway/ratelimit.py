@@ -30,21 +30,22 @@ class Limiter:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._counts: dict[tuple[str, str, int], int] = {}
+        # (rule, key, window number) -> [count, when the window ends]
+        self._counts: dict[tuple[str, str, int], list[float]] = {}
 
     async def hit(self, rule: Rule, key: str) -> float:
         now = self._clock()
         window = int(now // rule.window_s)
-        slot = (rule.name, key, window)
-        count = self._counts.get(slot, 0) + 1
-        self._counts[slot] = count
+        end = (window + 1) * rule.window_s
+        slot = self._counts.setdefault((rule.name, key, window), [0, end])
+        slot[0] += 1
         if len(self._counts) > self.MAX_KEYS:
             self._forget(now)
-        return 0.0 if count <= rule.limit else (window + 1) * rule.window_s - now
+        return 0.0 if slot[0] <= rule.limit else end - now
 
     def _forget(self, now: float) -> None:
-        """Drop windows that ended (every rule's window is at most a day)."""
-        self._counts = {k: v for k, v in self._counts.items() if (k[2] + 2) * 86400 > now}
+        """Drop the windows that have ended."""
+        self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
 
     async def close(self) -> None:
         self._counts.clear()
