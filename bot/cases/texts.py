@@ -27,9 +27,13 @@ def ask_number(lang: str) -> str:
     """Names the format only when the operator configured and confirmed one (the real one is not published)."""
     example = number_example()
     if lang == "zh":
-        hint = f"（格式如 {example}）" if example else "（见受理回执或网上申请记录）"
+        hint = f"（格式如 {example}）" if example else "（即申请的回执编号，可在工作许可系统的申请记录中找到）"
         return f"请提供申请编号{hint}。"
-    hint = f" It looks like {example}." if example else " It is on the receipt or in the online application record."
+    hint = (
+        f" It looks like {example}."
+        if example
+        else " It is the receipt number of the application, in the application record of the online system."
+    )
     return f"What is the application number?{hint}"
 
 
@@ -39,15 +43,18 @@ def bad_number(lang: str) -> str:
     if lang == "zh":
         if example:
             return f"这不像申请编号：编号为{shape}，例如 {example}（空格、全角字符、大小写都可以）。请再输一次。"
-        return "这不像申请编号：编号由字母和数字组成（6–32位，可含连字符），见受理回执或网上申请记录。请再输一次。"
+        return (
+            "这不像申请编号：请输入6–32位字母和数字（可含空格或连字符），"
+            "编号可在工作许可系统的申请记录中找到。请再输一次。"
+        )
     if example:
         return (
             f"That does not look like an application number: it is {shape}, for example {example} "
             "(spaces, full-width characters and lower case are fine). Please try again."
         )
     return (
-        "That does not look like an application number: it is made of letters and digits (6-32, dashes allowed) "
-        "and is on the receipt or in the online application record. Please try again."
+        "That does not look like an application number: I expect 6-32 letters and digits (spaces and dashes are "
+        "fine). You can find it in the application record of the online system. Please try again."
     )
 
 
