@@ -51,9 +51,11 @@ train: generate
 migrate: install
 	$(PY) -m bot migrate
 
-# Demo cases for the embedded default only (skipped when DATABASE_URL points elsewhere or cases exist).
+# Demo data only when asked for: `make run` asks (the invented demo cases and a `demo` admin, skipped when cases
+# exist); `DEMO=0 make run` does not. A production start (`python -m bot run`) never seeds.
+DEMO ?= 1
 seed: migrate
-	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m bot seed-demo; fi
+	@if [ "$(DEMO)" = "1" ]; then $(PY) -m bot seed-demo --demo; fi
 
 run: train seed
 	$(PY) -m bot run

@@ -5,6 +5,7 @@ The passport number never reaches these actions: the gateway checks it and tells
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -12,8 +13,8 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import database, language_of
-from bot.cases import texts
-from bot.cases.identifiers import FormatError, normalize_application_number
+from bot.cases import checks, texts
+from bot.cases.identifiers import NumberKeyer, candidate_number
 from bot.cases.lookup import active_verification, lock_state, status_for_token
 from bot.guide import answers
 from bot.guide.loader import default_guide
@@ -36,7 +37,18 @@ class ActionAskApplicationNumber(Action):
         return []
 
 
+@lru_cache(maxsize=1)
+def keyer() -> NumberKeyer:
+    """Keys numbers as the gateway does (the same SECRET_KEY), so both sides match the same form row."""
+    from bot.settings import load_settings
+
+    return NumberKeyer(load_settings().secret_key)
+
+
 class ValidateCaseStatusForm(FormValidationAction):
+    """The slot only ever holds the gateway's reference to the number (`ref-…`): a number typed at the prompt
+    reaches Rasa as that reference, and one found in a sentence is swapped for one here."""
+
     def name(self) -> str:
         return "validate_case_status_form"
 
@@ -44,16 +56,19 @@ class ValidateCaseStatusForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         lang = language_of(tracker)
-        try:
-            number = normalize_application_number(value if isinstance(value, str) else "")
-        except FormatError:
+        db = database()
+        ref = value if checks.is_ref(value) else None
+        if ref is None and isinstance(value, str) and (number := candidate_number(value)):
+            ref = checks.enter_number(db, keyer(), tracker.sender_id, number)
+        entry = checks.entry(db, tracker.sender_id, ref) if ref else None
+        if entry is None or not entry.valid:
             failures = int(tracker.get_slot("number_failures") or 0) + 1
             if failures >= MAX_FORMAT_FAILURES:
                 dispatcher.utter_message(text=texts.give_up_number(lang), buttons=[texts.handoff_button(lang)])
                 return {"application_number": None, "number_failures": 0, "requested_slot": None}
-            dispatcher.utter_message(text=texts.bad_number(lang, str(value or "")))
+            dispatcher.utter_message(text=texts.bad_number(lang))
             return {"application_number": None, "number_failures": failures}
-        return {"application_number": number, "number_failures": 0}
+        return {"application_number": entry.ref, "number_failures": 0}
 
 
 class ActionRequestVerification(Action):
@@ -64,21 +79,23 @@ class ActionRequestVerification(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        number = tracker.get_slot("application_number")
-        if not number:
-            return []
+        ref = tracker.get_slot("application_number")
         db = database()
-        token = active_verification(db, tracker.sender_id, number)
+        entry = checks.entry(db, tracker.sender_id, ref) if checks.is_ref(ref) else None
+        if entry is None or not entry.valid:
+            return [SlotSet("application_number", None)]
+        token = active_verification(db, entry)
         if token:
             return await ActionCaseStatus().show(dispatcher, tracker, token)
-        locked = lock_state(db, tracker.sender_id, number)
+        locked = lock_state(db, entry)
         if locked is not None:
             dispatcher.utter_message(text=texts.locked(lang, locked), buttons=[texts.handoff_button(lang)])
             dispatcher.utter_message(json_message={"type": "verify_locked", "until": locked.isoformat(), "lang": lang})
             return [SlotSet("application_number", None)]
         dispatcher.utter_message(text=texts.ask_passport(lang))
-        dispatcher.utter_message(json_message=texts.verify_request(number, lang))
-        return []
+        dispatcher.utter_message(json_message=texts.verify_request(entry, lang))
+        # the gateway holds the check from here; a new request for the status starts the form afresh
+        return [SlotSet("application_number", None)]
 
 
 class ActionCaseStatus(Action):
@@ -111,6 +128,11 @@ class ActionVerificationFailed(Action):
         reason = next(tracker.get_latest_entity_values("reason"), "denied")
         if reason == "locked":
             dispatcher.utter_message(text=texts.locked(lang, None), buttons=[texts.handoff_button(lang)])
+            return [SlotSet("application_number", None)]
+        if reason == "wait":
+            dispatcher.utter_message(
+                text=texts.slow_down(lang), buttons=[texts.retry_button(lang), texts.handoff_button(lang)]
+            )
             return [SlotSet("application_number", None)]
         dispatcher.utter_message(
             text=texts.denied(lang), buttons=[texts.retry_button(lang), texts.handoff_button(lang)]

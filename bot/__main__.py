@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(func=_bench)
     sub.add_parser("rasa-checks", help="rasa data validate and rasa test").set_defaults(func=_rasa_checks)
     from bot.cases.cli import add_parsers as add_case_parsers
+    from bot.evaluation.abuse import add_parser as add_abuse_parser
+
+    add_abuse_parser(sub)
     from bot.handoff.cli import add_parsers as add_staff_parsers
 
     add_case_parsers(sub)

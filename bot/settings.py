@@ -64,6 +64,15 @@ class Settings:
     max_message_chars: int
     messages_per_minute: int
     lookup_lock_minutes: int
+    # Limits per client address (shared by every transport and, with Redis, every gateway); see the chat service.
+    address_messages_per_minute: int
+    frames_per_minute: int
+    new_conversations_per_hour: int
+    handoffs_per_hour: int
+    lookups_per_hour: int
+    lookup_backoff_max_seconds: int
+    trusted_proxies: tuple[str, ...]
+    retention_days: int
     office_hours: str
     staff_webhook_url: str
     log_level: str
@@ -114,6 +123,14 @@ def load_settings() -> Settings:
         max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
         messages_per_minute=_int("MESSAGES_PER_MINUTE", 30),
         lookup_lock_minutes=_int("LOOKUP_LOCK_MINUTES", 30),
+        address_messages_per_minute=_int("ADDRESS_MESSAGES_PER_MINUTE", 4 * _int("MESSAGES_PER_MINUTE", 30)),
+        frames_per_minute=_int("FRAMES_PER_MINUTE", max(120, 2 * _int("MESSAGES_PER_MINUTE", 30))),
+        new_conversations_per_hour=_int("NEW_CONVERSATIONS_PER_HOUR", 30),
+        handoffs_per_hour=_int("HANDOFFS_PER_HOUR", 10),
+        lookups_per_hour=_int("LOOKUPS_PER_HOUR", 20),
+        lookup_backoff_max_seconds=_int("LOOKUP_BACKOFF_MAX_SECONDS", 60),
+        trusted_proxies=_list("TRUSTED_PROXIES", ""),
+        retention_days=_int("RETENTION_DAYS", 180),
         office_hours=os.environ.get("OFFICE_HOURS", "workdays 09:00-12:00,13:30-17:00"),
         staff_webhook_url=os.environ.get("STAFF_WEBHOOK_URL", ""),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),

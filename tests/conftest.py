@@ -117,8 +117,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` (make test does it first)")
-    # Staff are always "in" for these tests; office hours have their own tests with a fixed clock.
-    with private_stack(tmp_path_factory.mktemp("stack"), {"OFFICE_HOURS": "always"}) as running:
+    # Staff are always "in" for these tests; office hours have their own tests with a fixed clock. Every test
+    # connects from 127.0.0.1: the per-address caps (tested in test_limits.py) are raised for the session.
+    generous = {"NEW_CONVERSATIONS_PER_HOUR": "100000", "HANDOFFS_PER_HOUR": "100000", "LOOKUPS_PER_HOUR": "100000"}
+    with private_stack(tmp_path_factory.mktemp("stack"), {"OFFICE_HOURS": "always", **generous}) as running:
         yield running
 
 

@@ -158,3 +158,44 @@ async def test_asking_for_the_number_offers_other_ways_to_check_in_the_users_lan
             "lang": lang,
         }
         assert events == []
+
+
+def case_tracker(sender: str, slots: dict[str, Any] | None = None) -> Tracker:
+    parse = {"text": "", "intent": {"name": "inform", "confidence": 1.0}, "entities": []}
+    return Tracker(sender, {"language": "en", **(slots or {})}, parse, [], False, None, {}, "action_listen")
+
+
+async def test_the_case_form_keeps_only_the_gateways_reference_to_the_number(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A number spotted in a sentence is swapped for a reference; the passport request names the case masked
+    and carries the reference, never the number (it may have been a passport typed in the wrong field)."""
+    from actions.cases import ActionRequestVerification, ValidateCaseStatusForm, keyer
+    from bot.cases.checks import entry
+    from bot.conversations import store
+
+    db = action_database(tmp_path, monkeypatch, "always")
+    keyer.cache_clear()
+    conversation = store.open_conversation(db, None).id
+    validator = ValidateCaseStatusForm()
+    dispatcher = CollectingDispatcher()
+    slots = await validator.validate_application_number("WP2026000104", dispatcher, case_tracker(conversation), {})
+    ref = slots["application_number"]
+    assert ref.startswith("ref-") and "2026" not in ref and dispatcher.messages == []
+    assert entry(db, conversation, ref).number_key == keyer().key("WP2026000104")
+    messages, events = await run(ActionRequestVerification(), case_tracker(conversation, {"application_number": ref}))
+    request = messages[1]["custom"]
+    assert request == {
+        "type": "verify_request",
+        "case": "••••••••••04",
+        "ref": ref,
+        "fields": ["passport"],
+        "lang": "en",
+    }
+    assert events == [SlotSet("application_number", None)]
+
+    bad = await validator.validate_application_number("no idea", dispatcher, case_tracker(conversation), {})
+    assert bad["application_number"] is None
+    assert "does not look like an application number" in dispatcher.messages[-1]["text"]
+    assert "WP" not in dispatcher.messages[-1]["text"]  # no invented format is described
+    other = store.open_conversation(db, None).id  # a reference of another conversation is worth nothing
+    stolen = await validator.validate_application_number(ref, dispatcher, case_tracker(other), {})
+    assert stolen["application_number"] is None

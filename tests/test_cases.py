@@ -9,9 +9,19 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot.cases import lookup, service
+from bot.cases import checks, lookup, service
 from bot.cases.csv_import import import_csv
-from bot.cases.identifiers import FormatError, PassportHasher, mask_passports, normalize_application_number
+from bot.cases.identifiers import (
+    FormatError,
+    NumberKeyer,
+    PassportHasher,
+    mask_identifiers,
+    mask_passports,
+    normalize_application_number,
+    number_description,
+    number_example,
+    number_format,
+)
 from bot.cases.service import CaseError, NewCase
 from bot.cases.stages import default_procedures
 from bot.db import Database
@@ -19,6 +29,7 @@ from bot.db.models import PROCEDURES, STAGES, Case, LookupAttempt
 from bot.workdays import WorkCalendar
 
 HASHER = PassportHasher("test-secret")
+KEYER = NumberKeyer("test-secret")
 # 2026-09-28 is a Monday before the National Day holiday (1-7 Oct 2026).
 MONDAY = datetime(2026, 9, 28, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 
@@ -46,12 +57,31 @@ def test_lookalike_application_numbers_normalise(typed: str) -> None:
     assert normalize_application_number(typed) == "WP2026000123"
 
 
-@pytest.mark.parametrize(
-    "typed", ["", "WP123", "WP20260001234", "XX2026000123", "WP2026OOO123", "'; DROP TABLE cases;--", 42]
-)
-def test_malformed_application_numbers_are_refused(typed: object) -> None:
+@pytest.mark.parametrize("typed", ["", "WP123", "ABCDEFGH", "'; DROP TABLE cases;--", "X" * 40 + "1", 42])
+def test_implausible_application_numbers_are_refused(typed: object) -> None:
     with pytest.raises(FormatError):
         normalize_application_number(typed)
+
+
+@pytest.mark.parametrize("typed", ["WP20260001234", "XX2026000123", "BJ-2026-0042", "e12345678", "20261201"])
+def test_any_plausible_receipt_number_is_accepted_while_the_format_is_unknown(typed: str) -> None:
+    """The real format is not published (dossier §7): no format is invented, none is described."""
+    assert normalize_application_number(typed) == typed.replace("-", "").upper()
+    assert number_example() == "" and number_description("en") == ""
+
+
+def test_an_operator_pattern_is_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPLICATION_NUMBER_PATTERN", r"^WP\d{10}$")
+    number_format.cache_clear()
+    try:
+        assert normalize_application_number("wp 2026 000 123") == "WP2026000123"
+        with pytest.raises(FormatError):
+            normalize_application_number("XX2026000123")
+        # a token in the configured format is a case number, not a passport, and makes a passport beside it a lookup
+        assert mask_passports("WP2026000123 E10000104") == ("WP2026000123 •••••••", ["E10000104"])
+    finally:
+        monkeypatch.delenv("APPLICATION_NUMBER_PATTERN")
+        number_format.cache_clear()
 
 
 def test_flow_moves_and_history(db: Database) -> None:
@@ -140,52 +170,143 @@ def test_passport_is_only_stored_as_a_hash(db: Database) -> None:
     assert "E98765432" not in stored and stored.startswith("$argon2id$")
 
 
-def verify(db: Database, conversation: str, number: str, passport: str, at: datetime = MONDAY):  # type: ignore[no-untyped-def]
-    return lookup.verify(db, HASHER, conversation, number, passport, clock=clock_at(at))
+def check_for(db: Database, conversation_id: str, number: str) -> checks.CheckView:
+    """The case form as the gateway fills it: the number typed, keyed; the passport step next."""
+    ref = checks.enter_number(db, KEYER, conversation_id, number, clock=clock_at(MONDAY))
+    checks.expect_passport(db, conversation_id, ref, clock=clock_at(MONDAY))
+    entry = checks.entry(db, conversation_id, ref)
+    assert entry is not None
+    return entry
+
+
+def verify(db: Database, conversation_id: str, number: str, passport: str, at: datetime = MONDAY, **limits):  # type: ignore[no-untyped-def]
+    return lookup.verify(
+        db, HASHER, check_for(db, conversation_id, number), passport, clock=clock_at(at), limits=lookup.Limits(**limits)
+    )
+
+
+def new_conversations(db: Database, count: int) -> list[str]:
+    from bot.conversations import store
+
+    return [store.open_conversation(db, None).id for _ in range(count)]
 
 
 def test_two_factors_give_a_token_and_the_status(db: Database) -> None:
     make_case(db, passport="E12345678")
-    result = verify(db, "conv-1", "wp 2026 000 001", "e1234 5678")
+    one, other = new_conversations(db, 2)
+    result = verify(db, one, "wp 2026 000 001", "e1234 5678")
     assert result.outcome == "ok" and result.token
-    status = lookup.status_for_token(db, result.token, "conv-1", clock=clock_at(MONDAY), calendar=WorkCalendar())
+    status = lookup.status_for_token(db, result.token, one, clock=clock_at(MONDAY), calendar=WorkCalendar())
     assert status is not None and status.case == "WP2026••••01" and status.stage == "submitted"
-    assert lookup.status_for_token(db, result.token, "another-conversation", clock=clock_at(MONDAY)) is None
+    assert lookup.status_for_token(db, result.token, other, clock=clock_at(MONDAY)) is None
     later = MONDAY + timedelta(hours=2)
-    assert lookup.status_for_token(db, result.token, "conv-1", clock=clock_at(later)) is None
+    assert lookup.status_for_token(db, result.token, one, clock=clock_at(later)) is None
 
 
 def test_unknown_number_and_wrong_passport_look_the_same(db: Database) -> None:
     make_case(db)
-    wrong = verify(db, "conv-a", "WP2026000001", "X0000000")
-    unknown = verify(db, "conv-b", "WP2026009999", "E12345678")
+    a, b = new_conversations(db, 2)
+    wrong = verify(db, a, "WP2026000001", "X0000000")
+    unknown = verify(db, b, "WP2026009999", "E12345678")
     assert wrong == unknown == lookup.Verification("denied", attempts_left=2)
 
 
-def test_three_failures_in_a_conversation_lock_lookups(db: Database) -> None:
+def test_unknown_number_costs_the_same_argon2_work_as_a_wrong_passport(db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Timing: the hash comparison runs against a dummy hash when there is no case (counted, not timed)."""
     make_case(db)
+    calls: list[str | None] = []
+    real = PassportHasher.verify
+    monkeypatch.setattr(PassportHasher, "verify", lambda self, stored, p: calls.append(stored) or real(self, stored, p))
+    a, b = new_conversations(db, 2)
+    verify(db, a, "WP2026000001", "X0000000")
+    verify(db, b, "WP2026009999", "X0000000")
+    assert len(calls) == 2 and calls[0] is not None and calls[1] is None  # None → the dummy hash inside verify
+
+
+def test_three_failures_in_a_conversation_lock_only_that_conversation(db: Database) -> None:
+    make_case(db)
+    x, y = new_conversations(db, 2)
     for _ in range(3):
-        result = verify(db, "conv-x", "WP2026000001", "X0000000")
+        result = verify(db, x, "WP2026000001", "X0000000")
     assert result.outcome == "locked" and result.locked_until > MONDAY
-    assert verify(db, "conv-x", "WP2026000001", "E12345678").outcome == "locked"  # even the right passport
-    assert verify(db, "conv-y", "WP2026000001", "E12345678").outcome == "ok"  # another conversation is not locked
+    assert verify(db, x, "WP2026000001", "E12345678").outcome == "locked"  # even the right passport
+    # another conversation is not locked (the number only asks for a short pause after three failures)
+    assert verify(db, y, "WP2026000001", "E12345678", at=MONDAY + timedelta(seconds=3)).outcome == "ok"
     after = MONDAY + timedelta(minutes=31)
-    assert verify(db, "conv-x", "WP2026000001", "E12345678", at=after).outcome == "ok"
+    assert verify(db, x, "WP2026000001", "E12345678", at=after).outcome == "ok"
 
 
-def test_ten_failures_on_one_case_within_an_hour_lock_it_everywhere(db: Database) -> None:
+def test_a_flood_of_failures_on_a_case_slows_it_down_but_never_locks_the_owner_out(db: Database) -> None:
     make_case(db)
-    for i in range(10):
-        verify(db, f"conv-{i}", "WP2026000001", "X0000000", at=MONDAY + timedelta(minutes=i))
-    assert verify(db, "fresh", "WP2026000001", "E12345678", at=MONDAY + timedelta(minutes=11)).outcome == "locked"
+    attackers = new_conversations(db, 12)
+    outcomes = [verify(db, c, "WP2026000001", "X0000000", at=MONDAY).outcome for c in attackers]
+    # three free failures, then the number waits (2 s, 4 s, … up to the ceiling) and refuses without checking
+    assert outcomes[:3] == ["denied"] * 3 and set(outcomes[4:]) == {"wait"}
+    (owner,) = new_conversations(db, 1)
+    soon = verify(db, owner, "WP2026000001", "E12345678", at=MONDAY + timedelta(seconds=1))
+    assert soon.outcome == "wait" and 0 < soon.retry_after_s <= 60
+    # after at most the backoff ceiling, the owner gets in (the flood bought a delay, not a lockout)
+    later = verify(db, owner, "WP2026000001", "E12345678", at=MONDAY + timedelta(seconds=61))
+    assert later.outcome == "ok"
     with db.transaction() as session:
         outcomes = session.execute(sa.select(LookupAttempt.outcome)).scalars().all()
-    assert outcomes.count("mismatch") == 10 and outcomes[-1] == "locked"
+    assert "pending" not in outcomes and outcomes.count("wait") >= 8
+
+
+def test_backoff_doubles_up_to_its_ceiling() -> None:
+    limits = lookup.Limits(free_per_number=3, backoff_base_s=2, backoff_max_s=60)
+    assert [lookup.backoff_s(n, limits) for n in (0, 2, 3, 4, 5, 8, 30)] == [0, 0, 2, 4, 8, 60, 60]
+
+
+def test_parallel_checks_cannot_exceed_the_conversation_limit(db: Database) -> None:
+    """Serialised per number and counted as `pending` while Argon2 runs: 8 parallel wrong passports in one
+    conversation get exactly 3 real checks (the rest are refused as locked)."""
+    make_case(db)
+    (attacker,) = new_conversations(db, 1)
+    entry = check_for(db, attacker, "WP2026000001")
+    barrier = threading.Barrier(8)
+    results: list[str] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        results.append(
+            lookup.verify(
+                db, HASHER, entry, "X0000000", clock=clock_at(MONDAY), limits=lookup.Limits(free_per_number=50)
+            ).outcome
+        )
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db.transaction() as session:
+        checked = session.execute(
+            sa.select(sa.func.count()).select_from(LookupAttempt).where(LookupAttempt.outcome == "mismatch")
+        ).scalar_one()
+    assert checked == 3 and results.count("locked") >= 5
+
+
+def test_a_number_typed_in_the_form_is_kept_only_as_a_keyed_hash(db: Database) -> None:
+    (one,) = new_conversations(db, 1)
+    verify(db, one, "E98765432", "E98765432")  # a passport typed as the number, and as the passport
+    everything = dump(db)
+    assert "98765432" not in everything
+    assert KEYER.key("E98765432") in everything  # the search does see what is stored
+
+
+def dump(db: Database) -> str:
+    rows = []
+    with db.engine.connect() as connection:
+        for table in sa.inspect(db.engine).get_table_names():
+            rows.append(repr(connection.execute(sa.text(f'SELECT * FROM "{table}"')).fetchall()))
+    return "\n".join(rows)
 
 
 def status_at(db: Database, now: datetime) -> lookup.CaseStatus:
-    token = verify(db, "c", "WP2026000001", "E12345678", at=now).token
-    status = lookup.status_for_token(db, token, "c", clock=clock_at(now))
+    (one,) = new_conversations(db, 1)
+    token = verify(db, one, "WP2026000001", "E12345678", at=now).token
+    status = lookup.status_for_token(db, token, one, clock=clock_at(now))
     assert status is not None
     return status
 
@@ -289,3 +410,25 @@ def test_passport_masking(text: str, expecting: bool, masked: str) -> None:
 def test_spaced_passports_are_masked(text: str, expecting: bool, masked: str, number: str | None) -> None:
     result, found = mask_passports(text, expecting)
     assert result == masked and found == ([number] if number else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("my application status? 87654321", "my application status? •••••••"),
+        ("passport ABC1234567 please", "passport ••••••• please"),
+        ("case WP2026000104 e12345678", "case WP2026000104 •••••••"),
+        ("WP2026000104 E10000104", "WP2026000104 •••••••"),  # a number beside it is a case word too
+        ("护照号码 p 7654 3210", "护照号码 •••••••"),
+        ("my application was filed 2026-11-30", "my application was filed 2026-11-30"),  # a date is no passport
+        ("the weather on 12345678", "the weather on 12345678"),  # no case words: left alone
+    ],
+)
+def test_passport_shapes_near_case_words_are_masked(text: str, masked: str) -> None:
+    assert mask_passports(text)[0] == masked
+
+
+def test_in_the_form_every_identifier_is_masked() -> None:
+    masked, found = mask_identifiers("it is WP2026000104, passport e 1234 5678, room 12")
+    assert masked == "it is ••••••••••04, passport •••••••78, room 12"
+    assert found == ["WP2026000104", "E12345678"]

@@ -100,7 +100,7 @@ async def test_bad_frames_get_a_clear_error_and_the_connection_survives(gateway,
 
 async def test_huge_and_binary_input(gateway, rasa) -> None:
     client, welcome = await connect(gateway)
-    await client.send({"type": "message", "id": "big", "text": "工" * 12000})
+    await client.send({"type": "message", "id": "big", "text": "工" * 5000})
     error = await client.next("error", id="big")
     assert error["code"] == "too_long" and "2000" in error["message"]
     await client.ws.send_bytes(b"\xff\xfe not utf-8 \xc3\x28")
@@ -128,7 +128,7 @@ async def test_emoji_only_message_is_forwarded(gateway, rasa) -> None:
 
 
 async def test_flood_is_rate_limited_without_dropping_the_connection(gateway_factory, rasa) -> None:
-    gateway = await gateway_factory(MESSAGES_PER_MINUTE="30")  # a burst of 7, then one every 2 seconds
+    gateway = await gateway_factory(MESSAGES_PER_MINUTE="30")  # 30 a minute per conversation
     client, _ = await connect(gateway)
     for i in range(40):
         await client.send({"type": "message", "id": f"f{i}", "text": f"flood {i}"})
@@ -138,7 +138,7 @@ async def test_flood_is_rate_limited_without_dropping_the_connection(gateway_fac
         while frame["type"] not in ("ack", "error"):
             frame = await client.next(None)
         codes.append(frame.get("code", "ack"))
-    assert codes.count("ack") <= 9 and codes.count("rate_limited") >= 31
+    assert codes.count("ack") == 30 and codes.count("rate_limited") == 10
     assert "seconds" in next(f["message"] for f in client.frames if f.get("code") == "rate_limited")
     await client.send({"type": "ping"})
     await client.next("pong")

@@ -12,38 +12,54 @@ from bot.conversations import store
 from bot.gateway.keys import DB, SETTINGS
 from tests.gateway_support import ChatClient
 
-VERIFY_REQUEST = {
-    "type": "verify_request",
-    "case": "WP2026••••01",
-    "application_number": "WP2026000001",
-    "fields": ["passport"],
-}
 
-
-def asks_for_passport(text: str) -> list[dict]:  # type: ignore[type-arg]
+def case_form(text: str) -> list[dict]:  # type: ignore[type-arg]
+    """The case form as the real actions drive it: ask for the number, then (given the gateway's reference to
+    what was typed) ask for the passport; the outcome of the gateway's check ends it."""
+    if text.startswith("/inform"):
+        ref = json.loads(text[len("/inform") :])["application_number"]
+        return [
+            {"text": "Please enter the passport number."},
+            {"custom": {"type": "verify_request", "case": "••••••••••01", "ref": ref, "fields": ["passport"]}},
+        ]
     if text.startswith("/case_verified") or text.startswith("/case_verification_failed"):
         return [{"text": "result"}]
-    return [{"text": "Please enter the passport number."}, {"custom": VERIFY_REQUEST}]
+    return [
+        {"text": "What is the application number?"},
+        {"custom": {"type": "form_question", "form": "case_status", "slot": "application_number"}},
+    ]
 
 
-def add_case(gateway) -> None:  # type: ignore[no-untyped-def]
+def add_case(gateway, passport: str = "E12345678") -> None:  # type: ignore[no-untyped-def]
     hasher = PassportHasher(gateway.app[SETTINGS].secret_key)
     service.create_case(
-        gateway.app[DB], NewCase("WP2026000001", "extension", "Test Person", "E12345678", "B"), hasher, "test"
+        gateway.app[DB], NewCase("WP2026000001", "extension", "Test Person", passport, "B"), hasher, "test"
     )
 
 
-async def start(gateway) -> tuple[ChatClient, str]:  # type: ignore[no-untyped-def]
+async def start(gateway, number: str = "WP2026000001") -> tuple[ChatClient, str]:  # type: ignore[no-untyped-def]
     client = ChatClient(await gateway.ws_connect("/ws"))
     welcome = await client.hello()
-    await client.send({"type": "message", "id": "q", "text": "status of WP2026000001"})
+    await client.send({"type": "message", "id": "q", "text": "where is my application?"})
+    await client.next("typing", active=False)
+    await client.send({"type": "message", "id": "n", "text": number})
     await client.next("typing", active=False)
     return client, welcome["conversation"]
 
 
+async def test_the_number_reaches_rasa_only_as_a_reference(gateway, rasa) -> None:
+    add_case(gateway)
+    rasa.reply = case_form
+    client, conversation = await start(gateway, "wp 2026 000 001")
+    forwarded = rasa.received[-1]["message"]
+    assert forwarded.startswith('/inform{"application_number": "ref-') and "000001" not in forwarded
+    echoed = [m for m in store.history(gateway.app[DB], conversation) if m.client_id == "n"][0]
+    assert echoed.text == "••••••••••01"
+
+
 async def test_secure_form_passport_is_checked_by_the_gateway(gateway, rasa) -> None:
     add_case(gateway)
-    rasa.reply = asks_for_passport
+    rasa.reply = case_form
     client, conversation = await start(gateway)
     await client.send({"type": "verify", "id": "v1", "passport": "E12345678"})
     await client.next("ack", id="v1")
@@ -57,7 +73,7 @@ async def test_secure_form_passport_is_checked_by_the_gateway(gateway, rasa) -> 
 
 async def test_typed_passport_is_masked_and_used_for_the_check(gateway, rasa) -> None:
     add_case(gateway)
-    rasa.reply = asks_for_passport
+    rasa.reply = case_form
     client, conversation = await start(gateway)
     await client.send({"type": "message", "id": "t1", "text": "it is E 1234 5678"})
     echoed = await client.next("message", role="user", id="t1")
@@ -67,11 +83,29 @@ async def test_typed_passport_is_masked_and_used_for_the_check(gateway, rasa) ->
     assert all("12345678" not in json.dumps(body) for body in rasa.received)
 
 
+async def test_the_number_typed_again_beside_the_passport_is_not_taken_for_it(gateway, rasa) -> None:
+    add_case(gateway)
+    rasa.reply = case_form
+    client, _ = await start(gateway)
+    await client.send({"type": "message", "id": "t1", "text": "WP2026000001 e12345678"})
+    await client.next("typing", active=False)
+    assert rasa.received[-1]["message"].startswith("/case_verified{")
+
+
 async def test_wrong_passport_is_reported_as_a_failed_check(gateway, rasa) -> None:
     add_case(gateway)
-    rasa.reply = asks_for_passport
+    rasa.reply = case_form
     client, _ = await start(gateway)
     await client.send({"type": "verify", "id": "v1", "passport": "X0000000"})
+    await client.next("typing", active=False)
+    assert rasa.received[-1]["message"] == '/case_verification_failed{"reason": "denied", "language": "en"}'
+
+
+async def test_unknown_number_is_reported_exactly_like_a_wrong_passport(gateway, rasa) -> None:
+    add_case(gateway)
+    rasa.reply = case_form
+    client, _ = await start(gateway, "WP2026009999")
+    await client.send({"type": "verify", "id": "v1", "passport": "E12345678"})
     await client.next("typing", active=False)
     assert rasa.received[-1]["message"] == '/case_verification_failed{"reason": "denied", "language": "en"}'
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -88,10 +89,18 @@ def token_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_requested(args: argparse.Namespace) -> bool:
+    """Demo data (cases whose passports the README prints, a `demo` admin) only when explicitly asked for."""
+    return bool(args.demo) or os.environ.get("DEMO", "") == "1"
+
+
 def seed_command(args: argparse.Namespace) -> int:
-    """Demo cases and a demo staff account, for the embedded default only."""
+    """Demo cases and a demo staff account: `make run` asks for them (`--demo`); nothing else seeds them."""
     from bot.handoff.cli import ensure_demo_staff
 
+    if not demo_requested(args):
+        print("not seeding: demo data is added only with --demo (or DEMO=1), as `make run` does", file=sys.stderr)
+        return 2
     db, hasher = _context()
     try:
         created = seed_demo(db, hasher)
@@ -136,4 +145,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     token.add_argument("name")
     token.set_defaults(func=token_command)
 
-    sub.add_parser("seed-demo", help="add the demo cases to an empty database").set_defaults(func=seed_command)
+    seed = sub.add_parser("seed-demo", help="add the demo cases and the demo admin (only with --demo)")
+    seed.add_argument("--demo", action="store_true", help="yes, add the invented demo cases and a demo admin")
+    seed.set_defaults(func=seed_command)

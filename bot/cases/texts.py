@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.cases.identifiers import mask_number, number_description, number_example
+from bot.cases.checks import CheckView
+from bot.cases.identifiers import number_description, number_example
 from bot.cases.lookup import CaseStatus
 from bot.workdays import SHANGHAI
 
@@ -23,19 +24,47 @@ def other_ways_title(lang: str) -> str:
 
 
 def ask_number(lang: str) -> str:
+    """Names the format only when the operator configured and confirmed one (the real one is not published)."""
     example = number_example()
     if lang == "zh":
-        return f"请提供申请编号（格式如 {example}）。"
-    return f"What is the application number? It looks like {example}."
+        hint = f"（格式如 {example}）" if example else "（即申请的回执编号，可在工作许可系统的申请记录中找到）"
+        return f"请提供申请编号{hint}。"
+    hint = (
+        f" It looks like {example}."
+        if example
+        else " It is the receipt number of the application, in the application record of the online system."
+    )
+    return f"What is the application number?{hint}"
 
 
-def bad_number(lang: str, typed: str) -> str:
+def bad_number(lang: str) -> str:
+    """Never repeats what was typed: it may have been a passport number."""
     example, shape = number_example(), number_description(lang)
     if lang == "zh":
-        return f"这不像申请编号：编号为{shape}，例如 {example}（空格、全角字符、大小写都可以）。请再输一次。"
+        if example:
+            return f"这不像申请编号：编号为{shape}，例如 {example}（空格、全角字符、大小写都可以）。请再输一次。"
+        return (
+            "这不像申请编号：请输入6–32位字母和数字（可含空格或连字符），"
+            "编号可在工作许可系统的申请记录中找到。请再输一次。"
+        )
+    if example:
+        return (
+            f"That does not look like an application number: it is {shape}, for example {example} "
+            "(spaces, full-width characters and lower case are fine). Please try again."
+        )
     return (
-        f"That does not look like an application number: it is {shape}, for example {example} "
-        "(spaces, full-width characters and lower case are fine). Please try again."
+        "That does not look like an application number: I expect 6-32 letters and digits (spaces and dashes are "
+        "fine). You can find it in the application record of the online system. Please try again."
+    )
+
+
+def slow_down(lang: str) -> str:
+    """Too many recent failed checks on this number (by anyone): a short wait, never a lockout."""
+    if lang == "zh":
+        return "该编号近期核验失败次数较多，为保护申请人，请稍候（最多约一分钟）再试，或转人工。"
+    return (
+        "There have been several failed checks on this number recently, so checks on it are slowed down to protect "
+        "the applicant. Please try again in a minute, or talk to a person."
     )
 
 
@@ -60,12 +89,13 @@ def ask_passport(lang: str) -> str:
     )
 
 
-def verify_request(number: str, lang: str) -> dict[str, object]:
-    """Tells the gateway (and the widget) which case a passport number is about to be checked for."""
+def verify_request(check: CheckView, lang: str) -> dict[str, object]:
+    """Tells the gateway (and the widget) that a passport check is due for the number behind `ref`; the number
+    itself is shown masked and never sent (it may have been a passport typed in the wrong field)."""
     return {
         "type": "verify_request",
-        "case": mask_number(number),
-        "application_number": number,
+        "case": check.masked,
+        "ref": check.ref,
         "fields": ["passport"],
         "lang": lang,
     }

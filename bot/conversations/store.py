@@ -107,18 +107,23 @@ def mark_resumed(db: Database, conversation_id: str) -> None:
         )
 
 
+def add_user_message(
+    session: Any, conversation_id: str, text: str, client_id: str | None, payload: dict[str, Any] | None = None
+) -> StoredMessage:
+    """Store a user message inside the caller's transaction; a repeated client id raises IntegrityError."""
+    message = Message(conversation_id=conversation_id, role="user", client_id=client_id, text=text, payload=payload)
+    session.add(message)
+    session.flush()
+    return _stored(message)
+
+
 def record_user_message(
     db: Database, conversation_id: str, text: str, client_id: str | None, payload: dict[str, Any] | None = None
 ) -> tuple[StoredMessage, bool]:
     """Store a user message; returns (message, is_new). A repeated client id returns the stored original."""
     try:
         with db.transaction() as session:
-            message = Message(
-                conversation_id=conversation_id, role="user", client_id=client_id, text=text, payload=payload
-            )
-            session.add(message)
-            session.flush()
-            return _stored(message), True
+            return add_user_message(session, conversation_id, text, client_id, payload), True
     except IntegrityError:
         if client_id is None:
             raise
@@ -227,20 +232,6 @@ def offered_payloads(db: Database, conversation_id: str, recent: int = 30) -> se
             for button in (payload or {}).get("buttons", [])
             if isinstance(button, dict) and isinstance(button.get("payload"), str)
         }
-
-
-def pending_verification(db: Database, conversation_id: str) -> str | None:
-    with db.transaction() as session:
-        return session.execute(
-            sa.select(Conversation.pending_verification).where(Conversation.id == conversation_id)
-        ).scalar_one_or_none()
-
-
-def set_pending_verification(db: Database, conversation_id: str, number: str | None) -> None:
-    with db.transaction() as session:
-        session.execute(
-            sa.update(Conversation).where(Conversation.id == conversation_id).values(pending_verification=number)
-        )
 
 
 def set_language(db: Database, conversation_id: str, *, choice: str | None = None, current: str | None = None) -> None:

@@ -49,8 +49,6 @@ class Conversation(Base):
     # Language of the latest answer, for messages that carry none (emoji, digits).
     language = sa.Column(sa.String(8), nullable=True)
     state = sa.Column(sa.String(16), nullable=False, default="bot")
-    # Application number the bot asked a passport check for; the gateway does the check (never Rasa).
-    pending_verification = sa.Column(sa.String(32), nullable=True)
 
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
 
@@ -115,7 +113,10 @@ PROCEDURES = (
     "replacement",
 )
 CATEGORIES = ("A", "B", "C", "unknown")
-LOOKUP_OUTCOMES = ("ok", "mismatch", "not_found", "locked", "bad_format")
+# `pending`: counted while the passport is being checked, so parallel checks cannot exceed a limit; `wait`: the
+# number's backoff had not elapsed; `throttled`: the client address made too many checks.
+LOOKUP_OUTCOMES = ("ok", "mismatch", "not_found", "locked", "bad_format", "pending", "wait", "throttled")
+CASE_CHECK_STEPS = ("number", "passport", "done")
 
 
 class Employer(Base):
@@ -192,18 +193,37 @@ class MissingMaterial(Base):
 
 
 class LookupAttempt(Base):
-    """Audit of every case lookup by an applicant; also the counter behind the lockouts."""
+    """Audit of every case lookup by an applicant; also the counter behind the lockouts. The number typed is
+    kept only as a keyed hash (it may have been a passport number typed in the wrong field)."""
 
     __tablename__ = "lookup_attempts"
 
     id = sa.Column(sa.Integer, primary_key=True)
     conversation_id = sa.Column(sa.String(64), nullable=False, index=True)
-    application_number = sa.Column(sa.String(32), nullable=False, index=True)
+    number_key = sa.Column(sa.String(64), nullable=True, index=True)
     case_id = sa.Column(sa.Integer, sa.ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
     outcome = sa.Column(sa.String(16), nullable=False)
     at = sa.Column(UtcDateTime, nullable=False, default=utcnow, index=True)
 
     __table_args__ = (sa.CheckConstraint(f"outcome IN {LOOKUP_OUTCOMES}", name="ck_lookup_attempts_outcome"),)
+
+
+class CaseCheck(Base):
+    """The case form of one conversation, held by the gateway: which step it is at (the number, then the passport)
+    and the number entered, only as a keyed hash, a mask and the case it names. Rasa sees only `ref`."""
+
+    __tablename__ = "case_checks"
+
+    conversation_id = sa.Column(sa.String(64), sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
+    step = sa.Column(sa.String(16), nullable=False)
+    ref = sa.Column(sa.String(40), nullable=True, unique=True)
+    number_key = sa.Column(sa.String(64), nullable=True)
+    masked = sa.Column(sa.String(40), nullable=True)
+    valid = sa.Column(sa.Boolean, nullable=False, default=False)
+    case_id = sa.Column(sa.Integer, sa.ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
+    updated_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint(f"step IN {CASE_CHECK_STEPS}", name="ck_case_checks_step"),)
 
 
 class CaseVerification(Base):

@@ -332,7 +332,12 @@ def main(args: argparse.Namespace) -> int:
         f"bench: {os.cpu_count()} cores, {seconds:.0f} s per throughput run, long conversation of {args.turns} turns\n"
     )
     # The per-conversation message limit protects the service from one client; the bench measures capacity instead.
-    unlimited = {"MESSAGES_PER_MINUTE": "1000000"}
+    unlimited = {
+        "MESSAGES_PER_MINUTE": "1000000",
+        "FRAMES_PER_MINUTE": "1000000",
+        "NEW_CONVERSATIONS_PER_HOUR": "1000000",
+        "HANDOFFS_PER_HOUR": "1000000",
+    }
     with (
         tempfile.TemporaryDirectory(prefix="etown-bench-") as var_dir,
         private_stack(Path(var_dir), unlimited) as stack,

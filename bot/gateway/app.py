@@ -10,8 +10,19 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot.conversations import retention
 from bot.db import Database
-from bot.gateway import cases_api, checklist_page, health, middleware, pages, socketio_compat, staff, ws
+from bot.gateway import (
+    cases_api,
+    checklist_page,
+    health,
+    middleware,
+    pages,
+    socketio_compat,
+    staff,
+    transcript_api,
+    ws,
+)
 from bot.gateway.chat import ChatService
 from bot.gateway.hub import start_hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
@@ -23,6 +34,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 RETRY_INTERVAL_S = 5.0
 WEBHOOK_INTERVAL_S = 1.0
+RETENTION_INTERVAL_S = 3600.0
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -77,6 +89,27 @@ async def _webhook_loop(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _retention_loop(app: web.Application) -> AsyncIterator[None]:
+    """RETENTION_DAYS: transcripts (assistant database and Rasa's tracker store) older than that are deleted, at
+    start and then hourly. Every gateway may run it: the deletes are idempotent."""
+    settings = app[SETTINGS]
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(retention.purge, app[DB], settings.tracker_store_url, settings.retention_days)
+            except Exception:
+                log.exception("retention job failed")
+            await asyncio.sleep(RETENTION_INTERVAL_S)
+
+    task = asyncio.create_task(loop()) if settings.retention_days > 0 else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.Application:
     app = web.Application(middlewares=[middleware.errors, middleware.security_headers], client_max_size=256 * 1024)
     app[SETTINGS] = settings
@@ -85,7 +118,8 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
     if retry_in_background:
         app.cleanup_ctx.append(_retry_loop)
         app.cleanup_ctx.append(_webhook_loop)
-    for module in (pages, health, ws, cases_api, checklist_page, staff):
+        app.cleanup_ctx.append(_retention_loop)
+    for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff):
         app.router.add_routes(module.routes)
     socketio_compat.attach(app)
     return app

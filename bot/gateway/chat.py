@@ -13,17 +13,30 @@ import json
 import logging
 import re
 import weakref
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bot.cases import lookup
-from bot.cases.identifiers import PassportHasher, mask_passports
+from sqlalchemy.exc import IntegrityError
+
+from bot.cases import checks, lookup
+from bot.cases.identifiers import (
+    FormatError,
+    NumberKeyer,
+    PassportHasher,
+    mask_identifiers,
+    mask_passports,
+    normalize_passport,
+    plausible_number,
+)
 from bot.conversations import store
 from bot.conversations.store import ConversationInfo, StoredMessage
 from bot.conversations.text import TextRejected, clean_text
 from bot.db import Database
 from bot.gateway.hub import Hub
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, bot_items
+from bot.gateway.ratelimit import Rule, Rules, make_limiter
 from bot.handoff import tickets
 from bot.language import detect_language, normalize_language
 from bot.rasa_config import rasa_token
@@ -88,7 +101,25 @@ class Accepted:
     is_new: bool
 
 
+@dataclass(frozen=True)
+class Client:
+    """Who is sending, as far as limits are concerned: the client address (proxy-aware, see ratelimit)."""
+
+    address: str
+
+
+def _outcome_command(result: lookup.Verification) -> str:
+    """What Rasa is told about a check: only the outcome, never the number or the passport."""
+    if result.outcome == "ok":
+        return "/case_verified" + json.dumps({"verification": result.token})
+    reason = result.outcome if result.outcome in ("locked", "wait") else "denied"
+    return "/case_verification_failed" + json.dumps({"reason": reason})
+
+
 class ChatService:
+    """Owns conversations: input checks, limits (per conversation and per client address, for every transport),
+    the case form's identifiers, delivery to Rasa or staff."""
+
     def __init__(self, db: Database, rasa: RasaClient, hub: Hub, settings: Settings) -> None:
         self.db = db
         self.rasa = rasa
@@ -98,12 +129,54 @@ class ChatService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self.hasher = PassportHasher(settings.secret_key)
-        self.limits = lookup.Limits(lock_minutes=settings.lookup_lock_minutes)
+        self.keyer = NumberKeyer(settings.secret_key)
+        self.limits = lookup.Limits(
+            lock_minutes=settings.lookup_lock_minutes, backoff_max_s=float(settings.lookup_backoff_max_seconds)
+        )
+        self.limiter = make_limiter(settings.redis_url)
+        self.rules = Rules.from_settings(settings)
+        self.refused: Counter[str] = Counter()
+
+    # -- limits --------------------------------------------------------------------------------------
+
+    async def _limit(self, checks_: list[tuple[Rule, str]], message: str) -> None:
+        """Counts the input against every rule; refuses (without storing anything) when one is exceeded."""
+        waits = [await self.limiter.hit(rule, key) for rule, key in checks_]
+        worst = max(waits, default=0.0)
+        if worst > 0:
+            names = [rule.name for (rule, _), wait in zip(checks_, waits, strict=True) if wait > 0]
+            self.refused[names[0]] += 1
+            raise TextRejected("rate_limited", message.format(seconds=int(worst) + 1))
+
+    async def admit_frame(self, conversation_id: str | None, client: Client) -> None:
+        """Every frame of every transport (ping, set_language, hello included) counts."""
+        pairs = [(self.rules.frames_per_address, client.address)]
+        if conversation_id:
+            pairs.append((self.rules.frames, conversation_id))
+        await self._limit(pairs, "Too many frames; please wait {seconds} seconds.")
+
+    async def _admit_message(self, conversation_id: str, client: Client) -> None:
+        await self._limit(
+            [(self.rules.messages, conversation_id), (self.rules.messages_per_address, client.address)],
+            "Too many messages; please wait {seconds} seconds and resend.",
+        )
 
     # -- conversations -------------------------------------------------------------------------------
 
-    async def open(self, conversation_id: str | None, channel: str = "web") -> ConversationInfo:
-        return await asyncio.to_thread(store.open_conversation, self.db, conversation_id, channel)
+    async def open(self, conversation_id: str | None, client: Client, channel: str = "web") -> ConversationInfo:
+        """Resume a conversation, or start one (each new one counts against the client address's cap)."""
+        if store.valid_conversation_id(conversation_id):
+            found = await asyncio.to_thread(store.get_conversation, self.db, conversation_id)
+            if found is not None:
+                return found
+        await self._limit(
+            [(self.rules.new_conversations, client.address)],
+            "Too many new conversations from your network; please wait {seconds} seconds.",
+        )
+        return await asyncio.to_thread(store.open_conversation, self.db, None, channel)
+
+    async def resume(self, conversation_id: str) -> ConversationInfo | None:
+        return await asyncio.to_thread(store.get_conversation, self.db, conversation_id)
 
     async def history(self, conversation_id: str, after_seq: int = 0) -> list[StoredMessage]:
         return await asyncio.to_thread(store.history, self.db, conversation_id, after_seq)
@@ -113,84 +186,172 @@ class ChatService:
 
     # -- input ---------------------------------------------------------------------------------------
 
-    async def accept_text(self, conversation: ConversationInfo, raw: object, client_id: str | None) -> Accepted:
-        """Validate and store typed text. Commands (/lang) are answered here and never reach Rasa. A passport
-        number is masked before anything is stored; typed while a check is pending, it is the check."""
-        text = clean_text(raw, self.settings.max_message_chars)
-        pending = await asyncio.to_thread(store.pending_verification, self.db, conversation.id)
-        text, passports = mask_passports(text, expecting=pending is not None)
-        if pending is not None and passports:
-            return await self._verify(conversation, pending, passports[0], text, client_id)
-        message, is_new = await asyncio.to_thread(store.record_user_message, self.db, conversation.id, text, client_id)
+    async def _store(
+        self, conversation: ConversationInfo, text: str, client_id: str | None, payload: dict[str, Any] | None
+    ) -> Accepted:
+        message, is_new = await asyncio.to_thread(
+            store.record_user_message, self.db, conversation.id, text, client_id, payload
+        )
         if is_new:
             await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
         return Accepted(message, is_new)
 
+    async def _earlier(self, conversation: ConversationInfo, client_id: str | None) -> Accepted | None:
+        """A resend of a stored message is acknowledged again (it does not count against the limits)."""
+        if client_id is None:
+            return None
+        earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id)
+        return Accepted(earlier, False) if earlier is not None else None
+
+    async def accept_text(
+        self, conversation: ConversationInfo, raw: object, client_id: str | None, client: Client
+    ) -> Accepted:
+        """Validate and store typed text. Commands (/lang) are answered here and never reach Rasa.
+
+        While the case form is active, everything typed that could be an identifier is masked before it is stored
+        or forwarded: at the number prompt it becomes the form's number (Rasa gets a reference to it), at the
+        passport prompt it is the passport check. Elsewhere, passport-shaped numbers near case words are masked."""
+        text = clean_text(raw, self.settings.max_message_chars)
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
+        await self._admit_message(conversation.id, client)
+        check = await asyncio.to_thread(checks.current, self.db, conversation.id)
+        if check is not None and check.step != "done":
+            masked, identifiers = mask_identifiers(text)
+            if identifiers and check.step == "passport":
+                passport = self._passport_among(identifiers, check)
+                if passport is not None:
+                    await self._admit_lookup(client)
+                    return await self._verify(conversation, check, passport, masked, client_id)
+            elif identifiers:
+                number = next((i for i in identifiers if plausible_number(i)), identifiers[0])
+                ref = await asyncio.to_thread(checks.enter_number, self.db, self.keyer, conversation.id, number)
+                command = "/inform" + json.dumps({"application_number": ref})
+                return await self._store(conversation, masked, client_id, {"command": command})
+            text = masked
+        # just in or out of the form (a check finished in the last half hour): every passport shape is masked
+        text, _ = mask_passports(text, expecting=check is not None)
+        return await self._store(conversation, text, client_id, None)
+
+    def _passport_among(self, identifiers: list[str], check: checks.CheckView) -> str | None:
+        """The typed passport: an identifier that is not the number being checked (typed again beside it)."""
+        for value in identifiers:
+            if self.keyer.key(value) == check.number_key:
+                continue
+            try:
+                return normalize_passport(value)
+            except FormatError:
+                continue
+        return None
+
+    async def _admit_lookup(self, client: Client) -> None:
+        """Per-address throttling in front of the per-number backoff and the per-conversation lock."""
+        await self._limit(
+            [(self.rules.lookups_per_address, client.address)],
+            "Too many passport checks from your network; please wait {seconds} seconds.",
+        )
+
     async def accept_verification(
-        self, conversation: ConversationInfo, passport: object, client_id: str | None
+        self, conversation: ConversationInfo, passport: object, client_id: str | None, client: Client
     ) -> Accepted:
         """The passport number from the secure form: checked here, never stored, never sent to Rasa."""
-        pending = await asyncio.to_thread(store.pending_verification, self.db, conversation.id)
-        if pending is None:
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
+        await self._admit_message(conversation.id, client)
+        check = await asyncio.to_thread(checks.current, self.db, conversation.id)
+        if check is None or check.step != "passport":
             raise TextRejected("no_verification", "No passport check was requested in this conversation.")
         if not isinstance(passport, str) or not passport.strip():
             raise TextRejected("empty", "The passport number is empty.")
         if len(passport) > 40:
             raise TextRejected("too_long", "That is too long for a passport number.")
-        return await self._verify(conversation, pending, passport, HIDDEN_PASSPORT, client_id)
+        await self._admit_lookup(client)
+        return await self._verify(conversation, check, passport, HIDDEN_PASSPORT, client_id)
 
     async def _verify(
-        self, conversation: ConversationInfo, number: str, passport: str, shown: str, client_id: str | None
+        self,
+        conversation: ConversationInfo,
+        check: checks.CheckView,
+        passport: str,
+        shown: str,
+        client_id: str | None,
     ) -> Accepted:
-        if client_id is not None:
-            earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id)
-            if earlier is not None:
-                return Accepted(earlier, False)
-        result = await asyncio.to_thread(
-            lookup.verify, self.db, self.hasher, conversation.id, number, passport, limits=self.limits
-        )
-        if result.outcome == "ok":
-            command = "/case_verified" + json.dumps({"verification": result.token})
-        else:
-            reason = "locked" if result.outcome == "locked" else "denied"
-            command = "/case_verification_failed" + json.dumps({"reason": reason})
-        await asyncio.to_thread(store.set_pending_verification, self.db, conversation.id, None)
-        payload = {"command": command, "verification": result.outcome}
-        message, is_new = await asyncio.to_thread(
-            store.record_user_message, self.db, conversation.id, shown, client_id, payload
-        )
-        if is_new:
-            await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
-        return Accepted(message, is_new)
+        started = await asyncio.to_thread(lookup.begin_check, self.db, self.hasher, check, passport, limits=self.limits)
+        try:
+            _, message = await asyncio.to_thread(self._finish_verification, conversation.id, started, shown, client_id)
+        except IntegrityError:
+            # the same client id was stored meanwhile (a resend raced this one): that message is the answer
+            earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id or "")
+            if earlier is None:
+                raise
+            return Accepted(earlier, False)
+        await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
+        return Accepted(message, True)
+
+    def _finish_verification(
+        self,
+        conversation_id: str,
+        started: lookup.PendingCheck | lookup.Verification,
+        shown: str,
+        client_id: str | None,
+    ) -> tuple[lookup.Verification, StoredMessage]:
+        """One transaction: the outcome recorded, the pending check cleared, the masked message stored under its
+        client id (a duplicate id rolls all of it back, so a resend finds the check still pending)."""
+        with self.db.transaction() as session:
+            if isinstance(started, lookup.PendingCheck):
+                result = lookup.finish_check(session, started, limits=self.limits)
+            else:
+                result = started
+            checks.finish_in(session, conversation_id)
+            payload = {"command": _outcome_command(result), "verification": result.outcome}
+            message = store.add_user_message(session, conversation_id, shown, client_id, payload)
+            return result, message
 
     async def accept_command(
-        self, conversation: ConversationInfo, command: str, label: str, client_id: str | None, extra: dict[str, Any]
+        self,
+        conversation: ConversationInfo,
+        command: str,
+        label: str,
+        client_id: str | None,
+        extra: dict[str, Any],
+        client: Client,
     ) -> Accepted:
-        """A widget control (talk to a person, rate an answer): stored with its label, sent to Rasa as `command`."""
-        message, is_new = await asyncio.to_thread(
-            store.record_user_message, self.db, conversation.id, label, client_id, {"command": command, **extra}
-        )
-        if is_new:
-            await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
-        return Accepted(message, is_new)
+        """A widget control (talk to a person, rate an answer): stored with its label, sent to Rasa as `command`.
+        A request for a person opens a ticket (and a webhook), so it has its own caps."""
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
+        await self._admit_message(conversation.id, client)
+        if command == "/human_handoff":
+            await self._limit(
+                [(self.rules.handoffs, conversation.id), (self.rules.handoffs_per_address, client.address)],
+                "Too many requests for a person; please wait {seconds} seconds (your earlier request is kept).",
+            )
+        return await self._store(conversation, label, client_id, {"command": command, **extra})
 
     async def accept_button(
-        self, conversation: ConversationInfo, payload: object, title: object, client_id: str | None
+        self, conversation: ConversationInfo, payload: object, title: object, client_id: str | None, client: Client
     ) -> Accepted:
         """Only payloads of buttons the bot offered in this conversation are accepted."""
         if not isinstance(payload, str) or not payload.startswith("/"):
             raise TextRejected("bad_payload", "This button is not valid.")
+        earlier = await self._earlier(conversation, client_id)
+        if earlier is not None:
+            return earlier
+        await self._admit_message(conversation.id, client)
         offered = await asyncio.to_thread(store.offered_payloads, self.db, conversation.id)
         if payload not in offered:
             raise TextRejected("not_offered", "This button was not offered in this conversation.")
+        if payload.startswith("/human_handoff"):
+            await self._limit(
+                [(self.rules.handoffs, conversation.id), (self.rules.handoffs_per_address, client.address)],
+                "Too many requests for a person; please wait {seconds} seconds (your earlier request is kept).",
+            )
         label = title if isinstance(title, str) and title.strip() else payload
-        label = clean_text(label, self.settings.max_message_chars)
-        message, is_new = await asyncio.to_thread(
-            store.record_user_message, self.db, conversation.id, label, client_id, {"button": payload}
-        )
-        if is_new:
-            await self.hub.publish(conversation.id, {"type": "message", **message.as_wire()})
-        return Accepted(message, is_new)
+        label, _ = mask_passports(clean_text(label, self.settings.max_message_chars))
+        return await self._store(conversation, label, client_id, {"button": payload})
 
     # -- delivery ------------------------------------------------------------------------------------
 
@@ -343,12 +504,12 @@ class ChatService:
         """Act on what the bot just said: a passport check to expect (the gateway does it), a handoff to announce."""
         for _, payload in items:
             custom = (payload or {}).get("custom") or {}
-            if custom.get("type") == "verify_request" and isinstance(custom.get("application_number"), str):
-                await asyncio.to_thread(
-                    store.set_pending_verification, self.db, conversation_id, custom["application_number"]
-                )
+            if custom.get("type") == "form_question" and custom.get("slot") == "application_number":
+                await asyncio.to_thread(checks.expect_number, self.db, conversation_id)
+            elif custom.get("type") == "verify_request" and checks.is_ref(custom.get("ref")):
+                await asyncio.to_thread(checks.expect_passport, self.db, conversation_id, custom["ref"])
             elif custom.get("type") in ("verify_locked", "case_status"):
-                await asyncio.to_thread(store.set_pending_verification, self.db, conversation_id, None)
+                await asyncio.to_thread(checks.finish, self.db, conversation_id)
             elif custom.get("type") == "handoff":
                 await self.hub.publish(conversation_id, {"type": "state", "state": "queued"})
                 await self.hub.publish(STAFF_TOPIC, {"type": "ticket_new", "ticket": custom.get("ticket")})
@@ -387,10 +548,21 @@ class ChatService:
                 blocked.add(conversation_id)
         return delivered
 
+    async def limit_gauges(self) -> dict[str, float]:
+        """For /metrics: inputs this gateway refused per limit since start, and case lookups of the last hour that
+        were refused (a conversation locked, a number slowed down) or failed: a spike is a lockout attack."""
+        since = datetime.now(timezone.utc) - timedelta(hours=1)
+        lookups = await asyncio.to_thread(lookup.refusals_since, self.db, since)
+        gauges = {f"refused_{name.replace('-', '_')}": float(count) for name, count in self.refused.items()}
+        for outcome in ("locked", "wait", "mismatch", "not_found"):
+            gauges[f"case_lookups_{outcome}_last_hour"] = float(lookups.get(outcome, 0))
+        return gauges
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.limiter.close()
 
 
-__all__ = ["Accepted", "ChatService", "TextRejected", "neutralize"]
+__all__ = ["Accepted", "ChatService", "Client", "TextRejected", "neutralize"]

@@ -60,5 +60,6 @@ async def metrics(request: web.Request) -> web.Response:
     gauges = {
         "open_conversation_topics": float(hub.topics()),
         "pending_deliveries": float(len(request.app[CHAT]._tasks)),
+        **await request.app[CHAT].limit_gauges(),
     }
     return web.Response(text=request.app[METRICS].render(gauges), content_type="text/plain")

@@ -17,7 +17,9 @@ import socketio
 from aiohttp import web
 
 from bot.conversations.text import TextRejected
+from bot.gateway.chat import Client
 from bot.gateway.keys import CHAT, SETTINGS
+from bot.gateway.ratelimit import client_address
 
 log = logging.getLogger(__name__)
 USER_EVENT = "user_uttered"
@@ -48,7 +50,13 @@ def rasa_socketio_messages(event: dict[str, Any]) -> list[dict[str, Any]]:
 def attach(app: web.Application) -> socketio.AsyncServer:
     settings = app[SETTINGS]
     origins: Any = "*" if "*" in settings.allowed_origins else list(settings.allowed_origins)
-    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=origins, logger=False, engineio_logger=False)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=origins,
+        logger=False,
+        engineio_logger=False,
+        max_http_buffer_size=64 * 1024,
+    )
     sio.attach(app, socketio_path="socket.io")
     forwarders: dict[str, tuple[str, asyncio.Task[None], Any]] = {}
 
@@ -65,11 +73,29 @@ def attach(app: web.Application) -> socketio.AsyncServer:
             chat().hub.unsubscribe(topic, queue)
 
     @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        request = environ.get("aiohttp.request")
+        remote = request.remote if request is not None else None
+        forwarded = request.headers.get("X-Forwarded-For") if request is not None else None
+        await sio.save_session(sid, {"address": client_address(remote, forwarded, settings.trusted_proxies)})
+
+    async def client_of(sid: str) -> Client:
+        return Client((await sio.get_session(sid)).get("address") or "unknown")
+
+    @sio.event
     async def session_request(sid: str, data: Any) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
-        conversation = await chat().open(requested if isinstance(requested, str) else None, channel="socketio")
+        client = await client_of(sid)
+        try:
+            await chat().admit_frame(None, client)
+            conversation = await chat().open(
+                requested if isinstance(requested, str) else None, client, channel="socketio"
+            )
+        except TextRejected as exc:
+            await sio.emit(BOT_EVENT, {"text": str(exc)}, to=sid)
+            return
         await stop_forwarding(sid)
-        await sio.save_session(sid, {"conversation": conversation.id})
+        await sio.save_session(sid, {"conversation": conversation.id, "address": client.address})
         await sio.enter_room(sid, conversation.id)
         queue = chat().hub.subscribe(conversation.id)
 
@@ -91,22 +117,31 @@ def attach(app: web.Application) -> socketio.AsyncServer:
         if data.get("session_id") not in (None, session["conversation"]):
             return  # a message for another session on this socket: ignored, as Rasa does
         service = chat()
-        conversation = await service.open(session["conversation"], channel="socketio")
-        custom = data.get("customData") if isinstance(data.get("customData"), dict) else {}
-        if custom.get("language") in ("en", "zh") and custom.get("language") != conversation.language_choice:
-            await service.set_language_choice(conversation.id, custom["language"])
+        client = Client(session.get("address") or "unknown")
+        conversation = await service.resume(session["conversation"])
+        if conversation is None:
+            await sio.emit(BOT_EVENT, {"text": "Please reload the page (no session)."}, to=sid)
+            return
         text = data.get("message")
         try:
-            if isinstance(text, str) and text.startswith("/"):
-                accepted = await service.accept_button(conversation, text, text, None)
-            else:
-                accepted = await service.accept_text(conversation, text, None)
+            await service.admit_frame(conversation.id, client)
+            custom = data.get("customData") if isinstance(data.get("customData"), dict) else {}
+            if custom.get("language") in ("en", "zh") and custom.get("language") != conversation.language_choice:
+                await service.set_language_choice(conversation.id, custom["language"])
+            if isinstance(text, str) and len(text) > service.settings.max_message_chars * 4:
+                raise TextRejected("too_long", "The message is too long.")
+            try:
+                if isinstance(text, str) and text.startswith("/"):
+                    accepted = await service.accept_button(conversation, text, text, None, client)
+                else:
+                    accepted = await service.accept_text(conversation, text, None, client)
+            except TextRejected as exc:
+                if not (isinstance(text, str) and text.startswith("/") and exc.code in ("not_offered", "bad_payload")):
+                    raise
+                accepted = await service.accept_text(conversation, text, None, client)
         except TextRejected as exc:
-            if isinstance(text, str) and text.startswith("/") and exc.code in ("not_offered", "bad_payload"):
-                accepted = await service.accept_text(conversation, text, None)
-            else:
-                await sio.emit(BOT_EVENT, {"text": str(exc)}, to=sid)
-                return
+            await sio.emit(BOT_EVENT, {"text": str(exc)}, to=sid)
+            return
         service.deliver_soon(conversation.id, accepted.message)
 
     @sio.event

@@ -14,6 +14,8 @@ Server → client frames:
   {"type": "ack", "id", "seq", "duplicate"}       the message is stored (sent only after the commit)
   {"type": "message", "seq", "role", "text", "buttons"?, "custom"?, "id"?}
   {"type": "typing", "role", "active"}  {"type": "notice", "code", "text"}  {"type": "error", "code", "message", "id"?}
+Every frame counts against the limits of the chat service (per conversation and per client address); a refused
+or oversized frame gets an error frame and the connection stays open.
 A resend of a message with the same client id is acknowledged again and never stored or answered twice.
 """
 
@@ -28,15 +30,18 @@ from aiohttp import WSMsgType, web
 
 from bot.conversations.store import ConversationInfo
 from bot.conversations.text import TextRejected
-from bot.gateway.chat import ChatService
+from bot.gateway.chat import ChatService, Client
 from bot.gateway.keys import CHAT, SETTINGS
-from bot.gateway.ratelimit import TokenBucket
+from bot.gateway.ratelimit import client_address
 from bot.language import normalize_language
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-MAX_FRAME_BYTES = 256 * 1024
+# Frames above MAX_FRAME_BYTES get an error (the connection stays); aiohttp closes a connection only beyond
+# HARD_FRAME_BYTES, which no client of ours sends.
+MAX_FRAME_BYTES = 64 * 1024
+HARD_FRAME_BYTES = 256 * 1024
 HELLO_TIMEOUT_S = 15
 MAX_CLIENT_ID = 64
 HANDOFF_LABEL = "Talk to a person · 转人工"
@@ -71,6 +76,13 @@ def parse_frame(raw: Any) -> dict[str, Any]:
     return frame
 
 
+def _sized(raw: Any) -> Any:
+    """A frame larger than any message needs is refused with a clear error; the connection stays open."""
+    if len(raw) > MAX_FRAME_BYTES:
+        raise ProtocolError("too_large", f"Frames are limited to {MAX_FRAME_BYTES // 1024} KB.")
+    return raw
+
+
 def client_id_of(frame: dict[str, Any]) -> str | None:
     value = frame.get("id")
     if value is None:
@@ -83,10 +95,10 @@ def client_id_of(frame: dict[str, Any]) -> str | None:
 class ChatConnection:
     """One browser connection: reads frames, writes events of its conversation."""
 
-    def __init__(self, ws: web.WebSocketResponse, chat: ChatService, per_minute: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, chat: ChatService, client: Client) -> None:
         self.ws = ws
         self.chat = chat
-        self.bucket = TokenBucket(per_minute=per_minute, burst=max(3, per_minute // 4))
+        self.client = client
         self.conversation: ConversationInfo | None = None
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -100,11 +112,11 @@ class ChatConnection:
         await self.send(frame)
 
     async def run(self) -> None:
-        hello = await self._await_hello()
-        if hello is None:
+        opened = await self._await_hello()
+        if opened is None:
             return
+        hello, self.conversation = opened
         after = hello.get("after") if isinstance(hello.get("after"), int) else 0
-        self.conversation = await self.chat.open(hello.get("conversation"))
         topic = self.conversation.id
         queue = self.chat.hub.subscribe(topic)
         writer = asyncio.create_task(self._write_events(queue))
@@ -128,7 +140,8 @@ class ChatConnection:
             writer.cancel()
             self.chat.hub.unsubscribe(topic, queue)
 
-    async def _await_hello(self) -> dict[str, Any] | None:
+    async def _await_hello(self) -> tuple[dict[str, Any], ConversationInfo] | None:
+        """Frames before the conversation is open count against the client address; so does a new conversation."""
         while True:
             try:
                 raw = await self.ws.receive(timeout=HELLO_TIMEOUT_S)
@@ -138,13 +151,15 @@ class ChatConnection:
             if raw.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 return None
             try:
-                frame = parse_frame(raw.data)
-            except ProtocolError as exc:
+                await self.chat.admit_frame(None, self.client)
+                frame = parse_frame(_sized(raw.data))
+                if frame["type"] != "hello":
+                    await self.error("hello_expected", 'Send {"type": "hello"} first.')
+                    continue
+                requested = frame.get("conversation")
+                return frame, await self.chat.open(requested if isinstance(requested, str) else None, self.client)
+            except (ProtocolError, TextRejected) as exc:
                 await self.error(exc.code, str(exc))
-                continue
-            if frame["type"] == "hello":
-                return frame
-            await self.error("hello_expected", 'Send {"type": "hello"} first.')
 
     async def _write_events(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         while True:
@@ -156,8 +171,10 @@ class ChatConnection:
 
     async def _handle(self, data: Any) -> None:
         client_id = None
+        assert self.conversation is not None
         try:
-            frame = parse_frame(data)
+            await self.chat.admit_frame(self.conversation.id, self.client)
+            frame = parse_frame(_sized(data))
             client_id = client_id_of(frame)
             kind = frame["type"]
             if kind == "ping":
@@ -183,36 +200,29 @@ class ChatConnection:
         except TextRejected as exc:
             await self.error(exc.code, str(exc), client_id)
 
-    def _check_rate(self) -> None:
-        wait = self.bucket.take()
-        if wait > 0:
-            raise ProtocolError("rate_limited", f"Too many messages; please wait {int(wait) + 1} seconds and resend.")
-
     async def _message(self, frame: dict[str, Any], client_id: str | None) -> None:
         assert self.conversation is not None
-        self._check_rate()
-        accepted = await self.chat.accept_text(self.conversation, frame.get("text"), client_id)
+        accepted = await self.chat.accept_text(self.conversation, frame.get("text"), client_id, self.client)
         await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
         self.chat.deliver_soon(self.conversation.id, accepted.message)
 
     async def _button(self, frame: dict[str, Any], client_id: str | None) -> None:
         assert self.conversation is not None
-        self._check_rate()
-        accepted = await self.chat.accept_button(self.conversation, frame.get("payload"), frame.get("title"), client_id)
+        accepted = await self.chat.accept_button(
+            self.conversation, frame.get("payload"), frame.get("title"), client_id, self.client
+        )
         await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
         self.chat.deliver_soon(self.conversation.id, accepted.message)
 
     async def _verify(self, frame: dict[str, Any], client_id: str | None) -> None:
         assert self.conversation is not None
-        self._check_rate()
-        accepted = await self.chat.accept_verification(self.conversation, frame.get("passport"), client_id)
+        accepted = await self.chat.accept_verification(self.conversation, frame.get("passport"), client_id, self.client)
         await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
         self.chat.deliver_soon(self.conversation.id, accepted.message)
 
     async def _control(self, client_id: str | None, command: str, label: str, extra: dict[str, Any]) -> None:
         assert self.conversation is not None
-        self._check_rate()
-        accepted = await self.chat.accept_command(self.conversation, command, label, client_id, extra)
+        accepted = await self.chat.accept_command(self.conversation, command, label, client_id, extra, self.client)
         await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
         self.chat.deliver_soon(self.conversation.id, accepted.message)
 
@@ -234,7 +244,7 @@ class ChatConnection:
         if raw is not None and language is None:
             raise ProtocolError("bad_language", 'lang must be "en", "zh" or null.')
         await self.chat.set_language_choice(self.conversation.id, language)
-        self.conversation = await self.chat.open(self.conversation.id)
+        self.conversation = await self.chat.resume(self.conversation.id) or self.conversation
         await self.send({"type": "language", "lang": language})
 
 
@@ -244,9 +254,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request.headers.get("Origin"), settings.allowed_origins):
         return web.json_response({"error": "origin_not_allowed"}, status=403)
     # No per-message deflate: frames are small, and compressing each one costs more CPU than it saves bandwidth.
-    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES, compress=False)
+    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=HARD_FRAME_BYTES, compress=False)
     await ws.prepare(request)
-    connection = ChatConnection(ws, request.app[CHAT], settings.messages_per_minute)
+    address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies)
+    connection = ChatConnection(ws, request.app[CHAT], Client(address))
     try:
         await connection.run()
     except ConnectionError:

@@ -28,7 +28,9 @@
       offlineStaff: "Staff are out; they will reply from {t}.", unread: "{n} unread", case: "Application",
       since: "since", due: "promised by", onTime: "On time", late: "Past the promised date", estimated: "estimate",
       missing: "Materials requested", log: "Conversation", you: "You", bot: "Assistant", staff: "Staff",
-      resent: "sending…", passportSent: "Passport number sent (hidden)"
+      resent: "sending…", passportSent: "Passport number sent (hidden)",
+      download: "Download my conversation", erase: "Delete my conversation",
+      eraseConfirm: "Delete this whole conversation from the assistant? This cannot be undone."
     },
     zh: {
       title: "工作许可智能助手", subtitle: "北京经济技术开发区行政审批局",
@@ -43,7 +45,9 @@
       offlineStaff: "工作人员不在线，将于 {t} 起回复。", unread: "{n} 条未读", case: "申请",
       since: "自", due: "承诺日期", onTime: "在承诺时限内", late: "已超过承诺日期", estimated: "估算",
       missing: "需补正的材料", log: "对话记录", you: "您", bot: "助手", staff: "工作人员",
-      resent: "发送中…", passportSent: "已提交护照号码（已隐藏）"
+      resent: "发送中…", passportSent: "已提交护照号码（已隐藏）",
+      download: "下载我的对话记录", erase: "删除我的对话记录",
+      eraseConfirm: "确定从助手中删除整段对话吗？删除后无法恢复。"
     }
   };
 
@@ -185,6 +189,7 @@
     ".verify button.primary{background:var(--accent);color:var(--accent-ink)}",
     ".hint{font-size:12px;color:var(--muted);margin:4px 0 0}",
     ".typing{font-size:12px;color:var(--muted);padding:0 12px;min-height:18px}",
+    ".own{display:flex;gap:12px;justify-content:center;padding:2px 12px 6px}.own .link{background:none;border:0;padding:0;font-size:11px;color:var(--muted);text-decoration:underline;cursor:pointer}",
     "form.composer{display:flex;gap:6px;padding:10px 12px;border-top:1px solid var(--line);background:#fff}",
     "form.composer textarea{flex:1;resize:none;font:inherit;padding:8px;border:1px solid #8a96a3;border-radius:8px;min-height:40px;max-height:120px}",
     "form.composer button{background:var(--accent);color:var(--accent-ink);border:0;border-radius:8px;padding:0 14px;font:inherit;cursor:pointer}",
@@ -237,7 +242,12 @@
   var sendButton = el("button", { type: "submit" });
   composer.appendChild(inputLabel); composer.appendChild(input); composer.appendChild(sendButton);
   panel.appendChild(header); panel.appendChild(banner); panel.appendChild(logBox); panel.appendChild(typing);
-  panel.appendChild(verify); panel.appendChild(composer);
+  // The applicant's own data: download it (JSON) or delete it, authorised by the conversation's own token.
+  var own = el("div", { class: "own" });
+  var downloadButton = el("button", { type: "button", class: "link" });
+  var eraseButton = el("button", { type: "button", class: "link" });
+  own.appendChild(downloadButton); own.appendChild(eraseButton);
+  panel.appendChild(verify); panel.appendChild(composer); panel.appendChild(own);
   wrap.appendChild(panel); wrap.appendChild(launcher);
   root.appendChild(wrap);
 
@@ -250,6 +260,8 @@
     langButton.setAttribute("aria-label", t("langLabel"));
     langButton.setAttribute("lang", state.lang === "zh" ? "en" : "zh");
     personButton.textContent = t("person");
+    downloadButton.textContent = t("download");
+    eraseButton.textContent = t("erase");
     closeButton.setAttribute("aria-label", t("close"));
     sendButton.textContent = t("send");
     input.setAttribute("placeholder", t("placeholder"));
@@ -470,6 +482,8 @@
         if (entry) { delete state.pending[f.id]; save(); }
         var bubble = f.id && log.querySelector("li[data-id='" + String(f.id).replace(/[^a-zA-Z0-9_-]/g, "") + "']");
         if (bubble) { bubble.classList.remove("pending"); var st = bubble.querySelector(".state"); if (st) st.remove(); }
+      } else if (f.type === "deleted") {
+        forget();
       } else if (f.type === "message") {
         render(f, true);
       } else if (f.type === "typing") {
@@ -518,6 +532,26 @@
     if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify({ type: "set_language", lang: state.lang }));
   });
   personButton.addEventListener("click", function () { send({ type: "handoff", id: uid() }, t("person")); });
+  function own_(method, path) {
+    return fetch(server + path, { method: method, headers: { Authorization: "Bearer " + state.conversation }, credentials: "omit" });
+  }
+  function forget() {
+    state.conversation = null; state.pending = {}; state.ticks = {}; state.seen = {}; state.lastSeq = 0;
+    save(); log.replaceChildren();
+    if (state.ws) state.ws.close();
+  }
+  downloadButton.addEventListener("click", function () {
+    if (!state.conversation) return;
+    own_("GET", "/api/conversation/export").then(function (r) { return r.ok ? r.blob() : null; }).then(function (blob) {
+      if (!blob) return;
+      var a = el("a", { href: URL.createObjectURL(blob), download: "conversation.json" });
+      root.appendChild(a); a.click(); a.remove();
+    });
+  });
+  eraseButton.addEventListener("click", function () {
+    if (!state.conversation || !window.confirm(t("eraseConfirm"))) return;
+    own_("DELETE", "/api/conversation").then(function (r) { if (r.ok || r.status === 404) forget(); });
+  });
   composer.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
