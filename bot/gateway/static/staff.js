@@ -8,8 +8,11 @@
   var detail = document.getElementById("detail");
   var alertBox = document.getElementById("alert");
 
-  function api(path, body) {
+  // Background requests (polling, refreshes caused by live events) do not count as use: the session still ends
+  // after STAFF_IDLE_MINUTES without a person touching the console.
+  function api(path, body, background) {
     var options = { credentials: "same-origin", headers: {} };
+    if (background) options.headers["X-Staff-Background"] = "1";
     if (body !== undefined) {
       options.method = "POST";
       options.headers["Content-Type"] = "application/json";
@@ -48,9 +51,9 @@
     setTimeout(function () { document.title = "Staff console · 工作人员控制台"; }, 8000);
   }
 
-  function loadTickets() {
+  function loadTickets(background) {
     var path = view === "resolved" ? "/staff/api/tickets?status=resolved" : "/staff/api/tickets";
-    return api(path).then(function (data) {
+    return api(path, undefined, background === true).then(function (data) {
       var list = document.getElementById("tickets");
       list.replaceChildren();
       if (!data.tickets.length) list.appendChild(el("li", "Nothing waiting · 暂无待处理", "empty"));
@@ -86,9 +89,10 @@
     return item;
   }
 
-  function select(id) {
+  function select(id, background) {
     selected = id;
-    return api("/staff/api/tickets/" + id).then(render).then(loadTickets).catch(function (e) { notify(e.message); });
+    var quiet = background === true;
+    return api("/staff/api/tickets/" + id, undefined, quiet).then(render).then(function () { return loadTickets(quiet); }).catch(function (e) { notify(e.message); });
   }
 
   function render(data) {
@@ -210,10 +214,13 @@
     ws.onmessage = function (event) {
       var e = JSON.parse(event.data);
       if (e.type === "ticket_new") notify("New conversation waiting · 新的待接入对话 #" + e.ticket);
-      if (e.type === "ticket_new" || e.type === "queue_changed") loadTickets();
-      if (e.type === "ticket_message" && selected !== null) select(selected);
+      if (e.type === "ticket_new" || e.type === "queue_changed") loadTickets(true);
+      if (e.type === "ticket_message" && selected !== null) select(selected, true);
     };
-    ws.onclose = function () { setTimeout(connect, 2000); };
+    // The server closes the socket when the session ends (idle timeout, logout elsewhere): back to the login page.
+    ws.onclose = function () {
+      setTimeout(function () { api("/staff/api/me", undefined, true).then(connect, function () {}); }, 2000);
+    };
   }
 
   document.querySelectorAll("nav [data-view]").forEach(function (button) {
@@ -236,6 +243,6 @@
     document.getElementById("me").textContent = data.user + " (" + data.role + ")";
     loadTickets();
     connect();
-    setInterval(loadTickets, 30000);
+    setInterval(function () { loadTickets(true); }, 30000);
   });
 })();
