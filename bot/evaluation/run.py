@@ -27,7 +27,8 @@ import aiohttp
 import yaml
 
 from bot.evaluation.questions import Outcome, Question, load_questions
-from bot.settings import PROJECT_ROOT
+from bot.rasa_config import channel_headers
+from bot.settings import PROJECT_ROOT, load_settings
 
 RESULTS = PROJECT_ROOT / "results" / "eval"
 LANGS = ("en", "zh", "mixed")
@@ -35,7 +36,8 @@ LANGS = ("en", "zh", "mixed")
 
 async def ask_all(questions: list[Question], rasa_url: str, concurrency: int = 4) -> list[Outcome]:
     semaphore = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession() as session:
+    # Rasa's REST channel answers only with the gateway's token (bot/rasa_channel.py), derived from SECRET_KEY.
+    async with aiohttp.ClientSession(headers=channel_headers(load_settings())) as session:
 
         async def ask(question: Question) -> Outcome:
             async with semaphore:
