@@ -118,7 +118,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` (make test does it first)")
     # Staff are always "in" for these tests; office hours have their own tests with a fixed clock.
-    with private_stack(tmp_path_factory.mktemp("stack"), {"OFFICE_HOURS": "always"}) as running:
+    # http://bureau.test stands for the bureau's own site embedding the widget (tests/test_browser_widget.py).
+    extra = {"OFFICE_HOURS": "always", "ALLOWED_ORIGINS": "http://bureau.test"}
+    with private_stack(tmp_path_factory.mktemp("stack"), extra) as running:
         yield running
 
 
