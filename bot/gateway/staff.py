@@ -255,7 +255,7 @@ async def sections(request: web.Request) -> web.Response:
     await _staff(request)
     lang = "zh" if request.query.get("lang") == "zh" else "en"
     query = (request.query.get("q") or "").strip().lower()[:100]
-    guide = default_guide()
+    guide = await asyncio.to_thread(default_guide)  # the first call loads knowledge/ (seconds): not on the event loop
     found = []
     for section in guide.sections.values():
         title, body = section.title.get(lang), fill_facts(section.answer.get(lang), guide, lang)

@@ -255,7 +255,7 @@
   composer.appendChild(inputLabel); composer.appendChild(input); composer.appendChild(sendButton);
   panel.appendChild(header); panel.appendChild(banner); panel.appendChild(logBox); panel.appendChild(typing);
   panel.appendChild(verify); panel.appendChild(composer);
-  wrap.appendChild(panel);
+  wrap.appendChild(panel);  // the launcher built above is not drawn here: the loader draws its own on the host page
   root.appendChild(wrap);
 
   function applyLanguage() {
