@@ -95,8 +95,33 @@
     return api("/staff/api/tickets/" + id, undefined, quiet).then(render).then(function () { return loadTickets(quiet); }).catch(function (e) { notify(e.message); });
   }
 
+  // What a staff member is typing survives a refresh of the same ticket (live events re-render it at any moment).
+  var TYPED = ".resolve input[name=note], .reply textarea, .section-search, .note input";
+  function keepTyping(ticketId) {
+    if (detail.dataset.ticket !== String(ticketId)) return null;
+    var fields = Array.prototype.slice.call(detail.querySelectorAll(TYPED));
+    return { values: fields.map(function (f) { return f.value; }), focused: fields.indexOf(document.activeElement) };
+  }
+  function restoreTyping(kept) {
+    if (!kept) return;
+    var fields = detail.querySelectorAll(TYPED);
+    kept.values.forEach(function (value, i) {
+      if (!fields[i] || !value) return;
+      fields[i].value = value;
+      if (fields[i].classList.contains("section-search")) fields[i].dispatchEvent(new Event("input"));
+    });
+    if (kept.focused >= 0 && fields[kept.focused]) fields[kept.focused].focus();
+  }
+
+  // Empty a field once what it held is sent (in the form now shown, which a refresh may have replaced meanwhile).
+  function cleared(selector, sent) {
+    var field = detail.querySelector(selector);
+    if (field && field.value.trim() === sent.trim()) field.value = "";
+  }
+
   function render(data) {
     var t = data.ticket;
+    var kept = keepTyping(t.id);
     var node = document.getElementById("detail-template").content.cloneNode(true);
     node.querySelector(".t-title").textContent = "#" + t.id + " · " + t.status + (t.assigned_to ? " · " + t.assigned_to : "");
     node.querySelector(".t-meta").textContent =
@@ -125,6 +150,8 @@
     node.querySelector(".reply").hidden = !mine;
     wire(node, t);
     detail.replaceChildren(node);
+    detail.dataset.ticket = String(t.id);
+    restoreTyping(kept);
     transcript = detail.querySelector(".transcript");
     transcript.scrollTop = transcript.scrollHeight;
   }
@@ -158,7 +185,7 @@
       var text = reply.text.value.trim();
       if (!text) return;
       api("/staff/api/tickets/" + t.id + "/reply", { text: text }).then(function () {
-        reply.text.value = "";
+        cleared(".reply textarea", text);
         select(t.id);
       }).catch(function (e) { notify(e.message); });
     });
@@ -186,7 +213,8 @@
       event.preventDefault();
       var input = event.target.text;
       if (!input.value.trim()) return;
-      api("/staff/api/tickets/" + t.id + "/note", { text: input.value }).then(function () { input.value = ""; select(t.id); })
+      var text = input.value;
+      api("/staff/api/tickets/" + t.id + "/note", { text: text }).then(function () { cleared(".note input", text); select(t.id); })
         .catch(function (e) { notify(e.message); });
     });
   }
