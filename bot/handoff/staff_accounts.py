@@ -96,7 +96,7 @@ def _reserve_attempt(db: Database, username: str, now: datetime) -> int | None:
 
     PostgreSQL reads the new count with RETURNING; SQLite (RETURNING needs SQLAlchemy 2) reads it back in the same
     transaction, which is as atomic there because SQLite lets one writer at a time hold the database."""
-    expired = StaffUser.locked_until.isnot(None)
+    expired = StaffUser.locked_until.isnot(None)  # the WHERE below admits a set lock only once it has run out
     count = sa.case((expired, 1), else_=StaffUser.failed_logins + 1)
     lock = sa.case(
         (
@@ -135,18 +135,24 @@ def authenticate(db: Database, username: str, password: str, clock: Clock = utcn
     if _reserve_attempt(db, name, now) is None:
         _check(_DUMMY, password)  # the same work as a real check: no timing hint
         raise failure
+    # Argon2 outside any transaction (no connection held while it works); the success is written in a transaction
+    # that starts with its write, so on SQLite it waits its turn instead of failing on a stale read snapshot.
     with db.transaction() as session:
         user = session.execute(sa.select(StaffUser).where(StaffUser.username == name)).scalar_one()
-        if not _check(user.password_hash, password):
+    if not _check(user.password_hash, password):
+        raise failure
+    success = sa.update(StaffUser).where(StaffUser.id == user.id).execution_options(synchronize_session=False)
+    if user.totp_secret:
+        step = totp.accepted_step(user.totp_secret, otp, now, user.totp_last_step)
+        if step is None:
             raise failure
-        if user.totp_secret:
-            step = totp.accepted_step(user.totp_secret, otp, now, user.totp_last_step)
-            if step is None:
-                raise failure
-            user.totp_last_step = step
-        user.failed_logins = 0
-        user.locked_until = None
-        return Staff(user.id, user.username, user.display_name, user.role)
+        # Only if no other login used this step (or a later one) meanwhile: a code is accepted once, even in parallel.
+        last = StaffUser.totp_last_step
+        success = success.where(sa.or_(last.is_(None), last < step)).values(totp_last_step=step)
+    with db.transaction() as session:
+        if session.execute(success.values(failed_logins=0, locked_until=None)).rowcount != 1:
+            raise failure
+    return Staff(user.id, user.username, user.display_name, user.role)
 
 
 def enrol_totp(db: Database, username: str) -> str:
