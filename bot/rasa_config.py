@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +20,12 @@ def endpoints(settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = {
         # Only `validate_*` form actions need the domain (Rasa sends it to them regardless); not sending the whole
         # domain, with every generated guide response, to each other action call saves serialising ~20 KB per call.
-        "action_endpoint": {"url": settings.action_endpoint, "enable_selective_domain": True},
+        # Rasa sends the token as the `token` query parameter of each action call; bot.action_server checks it.
+        "action_endpoint": {
+            "url": settings.action_endpoint,
+            "enable_selective_domain": True,
+            "token": action_token(settings),
+        },
         "tracker_store": {"type": "bot.rasa_stores.WindowedSQLTrackerStore"},
         "lock_store": {"type": "in_memory"},
     }
@@ -44,8 +50,27 @@ def write_runtime_endpoints(settings: Settings) -> Path:
     return path
 
 
+def _derived(purpose: str, settings: Settings) -> str:
+    return hashlib.sha256((purpose + ":" + settings.secret_key).encode()).hexdigest()[:40]
+
+
 def rasa_token(settings: Settings) -> str:
     """Token for Rasa's HTTP API (tracker events for pause/resume), derived from SECRET_KEY."""
-    import hashlib
+    return _derived("rasa-api", settings)
 
-    return hashlib.sha256(("rasa-api:" + settings.secret_key).encode()).hexdigest()[:40]
+
+CHANNEL_TOKEN_HEADER = "X-Etown-Channel-Token"  # noqa: S105 - a header name, not a secret
+
+
+def channel_token(settings: Settings) -> str:
+    """What the gateway sends in CHANNEL_TOKEN_HEADER to Rasa's REST channel (bot.rasa_channel checks it)."""
+    return _derived("rasa-channel", settings)
+
+
+def channel_headers(settings: Settings) -> dict[str, str]:
+    return {CHANNEL_TOKEN_HEADER: channel_token(settings)}
+
+
+def action_token(settings: Settings) -> str:
+    """What Rasa sends to the action server (endpoints.yml `token:`; bot.action_server checks it)."""
+    return _derived("action-server", settings)

@@ -61,6 +61,9 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             self.engine = make_engine(url)
             self.sessionmaker = sessionmaker(bind=self.engine)
+        else:
+            # As in make_engine: an error never logs bound parameters (message texts, slots).
+            self.engine.hide_parameters = True
         # Lookups by (sender, type) keep the window queries cheap however long a conversation gets.
         sa.Index("ix_events_sender_type_id", self.SQLEvent.sender_id, self.SQLEvent.type_name, self.SQLEvent.id).create(
             self.engine, checkfirst=True

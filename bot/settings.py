@@ -75,6 +75,11 @@ class Settings:
     retention_days: int
     office_hours: str
     staff_webhook_url: str
+    # Hosts the staff webhook may post to (exact names or "*.domain"); the webhook is https-only.
+    staff_webhook_hosts: tuple[str, ...]
+    # Staff sessions end after this many idle minutes; login attempts per client address per 15 minutes.
+    staff_idle_minutes: int
+    staff_login_attempts_per_address: int
     log_level: str
 
     @property
@@ -116,7 +121,8 @@ def load_settings() -> Settings:
         rasa_port=rasa_port,
         action_port=action_port,
         public_url=public_url,
-        allowed_origins=_list("ALLOWED_ORIGINS", public_url),
+        # The gateway's own pages (the widget's frame, /chat) always connect from PUBLIC_URL.
+        allowed_origins=tuple(dict.fromkeys((public_url, *_list("ALLOWED_ORIGINS", public_url)))),
         secret_key=_secret_key(var_dir),
         model_path=Path(os.environ.get("MODEL_PATH", PROJECT_ROOT / "models" / "etown.tar.gz")),
         tracker_window_turns=_int("TRACKER_WINDOW_TURNS", 5),
@@ -133,5 +139,8 @@ def load_settings() -> Settings:
         retention_days=_int("RETENTION_DAYS", 180),
         office_hours=os.environ.get("OFFICE_HOURS", "workdays 09:00-12:00,13:30-17:00"),
         staff_webhook_url=os.environ.get("STAFF_WEBHOOK_URL", ""),
+        staff_webhook_hosts=_list("STAFF_WEBHOOK_HOSTS", "qyapi.weixin.qq.com,oapi.dingtalk.com"),
+        staff_idle_minutes=_int("STAFF_IDLE_MINUTES", 30),
+        staff_login_attempts_per_address=_int("STAFF_LOGIN_ATTEMPTS_PER_ADDRESS", 20),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )

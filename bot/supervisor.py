@@ -57,7 +57,7 @@ def children(settings: Settings) -> list[Child]:
     return [
         Child(
             "actions",
-            [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(settings.action_port)],
+            [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(settings.action_port)],
             f"{action_base}/health",
             env={"SANIC_HOST": "127.0.0.1"},
         ),

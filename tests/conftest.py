@@ -119,8 +119,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         pytest.fail("no trained model: run `make train` (make test does it first)")
     # Staff are always "in" for these tests; office hours have their own tests with a fixed clock. Every test
     # connects from 127.0.0.1: the per-address caps (tested in test_limits.py) are raised for the session.
+    # http://bureau.test stands for the bureau's own site embedding the widget (tests/test_browser_widget.py).
     generous = {"NEW_CONVERSATIONS_PER_HOUR": "100000", "HANDOFFS_PER_HOUR": "100000", "LOOKUPS_PER_HOUR": "100000"}
-    with private_stack(tmp_path_factory.mktemp("stack"), {"OFFICE_HOURS": "always", **generous}) as running:
+    extra = {"OFFICE_HOURS": "always", "ALLOWED_ORIGINS": "http://bureau.test", **generous}
+    with private_stack(tmp_path_factory.mktemp("stack"), extra) as running:
         yield running
 
 

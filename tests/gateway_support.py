@@ -23,6 +23,7 @@ class ScriptedRasa:
     reply: Callable[[str], list[dict[str, Any]]] = lambda text: [{"text": f"echo: {text}"}]
 
     tracker_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    channel_tokens: list[str | None] = field(default_factory=list)  # what each message carried (bot/rasa_channel.py)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -47,6 +48,7 @@ class ScriptedRasa:
             return web.Response(status=503)
         body = await request.json()
         self.received.append(body)
+        self.channel_tokens.append(request.headers.get("X-Etown-Channel-Token"))
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         return web.json_response(

@@ -93,7 +93,7 @@ def test_staff_console_in_chromium(stack) -> None:  # type: ignore[no-untyped-de
         page.click(".claim")
         expect(page.locator(".reply textarea")).to_be_visible()
         page.fill(".section-search", "fee")
-        page.wait_for_function("document.querySelectorAll('.section-pick option').length > 0")
+        page.wait_for_function("() => document.querySelectorAll('.section-pick option').length > 0")
         page.click(".insert")
         assert page.input_value(".reply textarea").strip()
         page.fill(".reply textarea", "您好，我是工作人员赵敏。工作许可本身不收费。")

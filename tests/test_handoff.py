@@ -224,4 +224,4 @@ def test_guide_gaps_group_similar_questions(db: Database) -> None:
     marked = next(g for g in groups if g.questions[0].source == "marked")
     assert marked.questions[0].staff_answers == ["Please contact the labour inspectorate."]
     csv_text = gaps.to_csv(groups)
-    assert "\n" in csv_text and ",'=cmd" in csv_text  # formula-looking cells are defused
+    assert "\n" in csv_text and ",\"'=cmd" in csv_text  # formula-looking cells are defused

@@ -10,11 +10,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> sa.engine.Engine:
-    """SQLite gets WAL and a busy timeout so the gateway and the action server can write side by side, and (for a
-    file) a connection pool: SQLAlchemy 1.4 would otherwise open and set up a new connection for every transaction."""
+    """Errors and logs never show bound parameters (`hide_parameters`): they are message texts, tokens and
+    identifiers typed by applicants. SQLite gets WAL and a busy timeout so the gateway and the action server can
+    write side by side, and (for a file) a connection pool: SQLAlchemy 1.4 would otherwise open and set up a new
+    connection for every transaction."""
     if url.startswith("sqlite"):
         pooled = {} if url in ("sqlite://", "sqlite:///:memory:") else {"poolclass": sa.pool.QueuePool, "pool_size": 5}
-        engine = sa.create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 15}, **pooled)
+        engine = sa.create_engine(
+            url,
+            future=True,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            **pooled,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -26,7 +34,7 @@ def make_engine(url: str) -> sa.engine.Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, future=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(url, future=True, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 class Database:

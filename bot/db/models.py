@@ -270,6 +270,9 @@ class StaffUser(Base):
     failed_logins = sa.Column(sa.Integer, nullable=False, default=0)
     locked_until = sa.Column(UtcDateTime, nullable=True)
     created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+    # Optional second factor (RFC 6238 TOTP, enrolled from the CLI); the last accepted time step refuses replays.
+    totp_secret = sa.Column(sa.String(64), nullable=True)
+    totp_last_step = sa.Column(sa.BigInteger, nullable=True)
 
     __table_args__ = (sa.CheckConstraint(f"role IN {STAFF_ROLES}", name="ck_staff_users_role"),)
 
@@ -284,6 +287,18 @@ class StaffSession(Base):
     csrf_token = sa.Column(sa.String(64), nullable=False)
     created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
     expires_at = sa.Column(UtcDateTime, nullable=False)
+    # Idle timeout: a session unused for STAFF_IDLE_MINUTES ends, whatever its absolute expiry.
+    last_seen_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class StaffLoginThrottle(Base):
+    """Login attempts per client address in a fixed window, counted atomically before any password is checked."""
+
+    __tablename__ = "staff_login_throttle"
+
+    address = sa.Column(sa.String(64), primary_key=True)
+    window_start = sa.Column(UtcDateTime, nullable=False)
+    attempts = sa.Column(sa.Integer, nullable=False)
 
 
 class Ticket(Base):

@@ -31,7 +31,8 @@ from typing import Callable
 import aiohttp
 
 from bot.evaluation.questions import load_questions
-from bot.settings import PROJECT_ROOT
+from bot.rasa_config import channel_headers
+from bot.settings import PROJECT_ROOT, load_settings
 
 BASELINE_DIR = PROJECT_ROOT / "var" / "bench-baseline"
 TURN_TIMEOUT = 30.0
@@ -55,7 +56,7 @@ async def one_turn_questions(rasa_url: str, texts: list[str], keep: int = 40) ->
     """The texts whose reply, in a fresh conversation, is complete in one turn (asked over Rasa's REST channel)."""
     kept = []
     url = rasa_url.rstrip("/") + "/webhooks/rest/webhook"
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=channel_headers(load_settings())) as session:
         for text in texts:
             async with session.post(url, json={"sender": "probe-" + uuid.uuid4().hex, "message": text}) as response:
                 replies = await response.json() if response.status == 200 else []
@@ -85,12 +86,13 @@ class RestConversation:
         self.session = session
         self.url = url.rstrip("/") + "/webhooks/rest/webhook"
         self.sender = "bench-" + uuid.uuid4().hex
+        self.headers = channel_headers(load_settings())  # our Rasa's channel needs the gateway's token
 
     async def turn(self, text: str) -> None:
         try:
             timeout = aiohttp.ClientTimeout(total=TURN_TIMEOUT)
             payload = {"sender": self.sender, "message": text}
-            async with self.session.post(self.url, json=payload, timeout=timeout) as response:
+            async with self.session.post(self.url, json=payload, timeout=timeout, headers=self.headers) as response:
                 response.raise_for_status()
                 await response.read()
         except (asyncio.TimeoutError, aiohttp.ClientError):

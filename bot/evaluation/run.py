@@ -47,7 +47,8 @@ import aiohttp
 import yaml
 
 from bot.evaluation.questions import LANGS, Outcome, Question, load_questions
-from bot.settings import PROJECT_ROOT
+from bot.rasa_config import channel_headers
+from bot.settings import PROJECT_ROOT, load_settings
 
 RESULTS = PROJECT_ROOT / "results" / "eval"
 REAL_VOICE = "tests/eval/real_voice.yml"
@@ -77,7 +78,8 @@ LONG_CHARS = 150
 
 async def ask_all(questions: list[Question], rasa_url: str, concurrency: int = 4) -> list[Outcome]:
     semaphore = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession() as session:
+    # Rasa's REST channel answers only with the gateway's token (bot/rasa_channel.py), derived from SECRET_KEY.
+    async with aiohttp.ClientSession(headers=channel_headers(load_settings())) as session:
 
         async def ask(question: Question) -> Outcome:
             async with semaphore:

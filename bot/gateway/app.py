@@ -29,6 +29,7 @@ from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
 from bot.handoff import webhook
+from bot.rasa_config import channel_headers
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[DB] = Database(settings.database_url)
     app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
-    app[RASA] = RasaClient(app[HTTP], settings.rasa_urls)
+    app[RASA] = RasaClient(app[HTTP], settings.rasa_urls, channel_headers=channel_headers(settings))
     app[HUB] = await start_hub(settings.redis_url)
     app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
     yield
@@ -71,12 +72,18 @@ async def _retry_loop(app: web.Application) -> AsyncIterator[None]:
 
 async def _webhook_loop(app: web.Application) -> AsyncIterator[None]:
     """Deliver new-ticket notifications to STAFF_WEBHOOK_URL in the background, with backoff on failures."""
-    url = app[SETTINGS].staff_webhook_url
+    url, hosts = app[SETTINGS].staff_webhook_url, app[SETTINGS].staff_webhook_hosts
+    if url:
+        try:
+            webhook.check_target(url, hosts)
+        except webhook.WebhookRefused as exc:
+            log.error("staff webhook disabled: %s", exc)
+            url = ""
 
     async def loop() -> None:
         while True:
             try:
-                await webhook.deliver_due(app[DB], app[HTTP], url)
+                await webhook.deliver_due(app[DB], app[HTTP], url, allowed_hosts=hosts)
             except Exception:
                 log.exception("staff webhook loop failed")
             await asyncio.sleep(WEBHOOK_INTERVAL_S)
@@ -111,7 +118,8 @@ async def _retention_loop(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.Application:
-    app = web.Application(middlewares=[middleware.errors, middleware.security_headers], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[middleware.errors], client_max_size=256 * 1024)
+    app.on_response_prepare.append(middleware.security_headers)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_resources)

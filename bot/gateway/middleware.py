@@ -1,22 +1,36 @@
-"""Error pages, security headers and request-size limits for every response."""
+"""Error pages and security headers for every response (the request-size limit is client_max_size)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from bot.errors import ServiceError
+from bot.gateway.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Our own pages load scripts and styles only from this origin; no inline script anywhere.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'"
-)
+# Only the page that holds the chat panel may be framed, and only by the sites that embed the widget.
+WIDGET_FRAME_PATH = "/widget/frame"
+NO_STORE_PREFIXES = ("/staff", "/api/")
+
+
+@functools.lru_cache(maxsize=8)
+def content_security_policy(public_url: str, frame_ancestors: tuple[str, ...] = ("'self'",)) -> str:
+    """Scripts, styles and connections only to the gateway's own origin (its ws/wss URL spelled out: a bare
+    `ws: wss:` would let an injected script talk to any host); no inline script anywhere."""
+    own = urlsplit(public_url)
+    socket = ("wss://" if own.scheme == "https" else "ws://") + own.netloc
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {socket}; frame-ancestors {' '.join(frame_ancestors)}; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'"
+    )
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -45,13 +59,20 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.Response(status=500, text="Something went wrong on our side.")
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    if isinstance(response, web.WebSocketResponse) or response.prepared:
-        return response
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    return response
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response the application sends (an `on_response_prepare` hook, so error pages, aiohttp's own
+    HTTP exceptions, files and WebSocket handshakes get them too, whichever middleware or handler made them)."""
+    settings = request.app[SETTINGS]
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if request.path == WIDGET_FRAME_PATH:
+        embedders = tuple(o for o in settings.allowed_origins if o != settings.public_url)  # 'self' says that one
+        ancestors = ("*",) if "*" in embedders else ("'self'", *embedders)
+        headers.setdefault("Content-Security-Policy", content_security_policy(settings.public_url, ancestors))
+    else:
+        headers.setdefault("Content-Security-Policy", content_security_policy(settings.public_url))
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if request.path.startswith(NO_STORE_PREFIXES):
+        # Staff pages and data (transcripts, cases) never stay in a browser's or a proxy's cache.
+        headers["Cache-Control"] = "no-store"

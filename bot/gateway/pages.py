@@ -24,10 +24,18 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 @routes.get("/widget.js")
 async def widget(request: web.Request) -> web.FileResponse:
-    """The embeddable widget: one file, no build step; host pages load it cross-origin."""
+    """The loader that host pages embed with one tag: it draws only the launcher and an iframe of /widget/frame,
+    so no script of the host page can reach the conversation or the passport field (another origin)."""
     response = web.FileResponse(STATIC / "widget.js", headers={"Cache-Control": "public, max-age=300"})
     response.content_type = "text/javascript"
     return response
+
+
+@routes.get("/widget/frame")
+async def widget_frame(request: web.Request) -> web.FileResponse:
+    """The chat panel, on the gateway's own origin inside the loader's iframe; the conversation id lives in this
+    origin's storage. Only ALLOWED_ORIGINS may frame it (middleware sets frame-ancestors)."""
+    return web.FileResponse(STATIC / "widget_frame.html", headers={"Cache-Control": "no-cache"})
 
 
 routes.static("/static", STATIC, append_version=False)

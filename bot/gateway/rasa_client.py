@@ -16,8 +16,16 @@ class RasaClient:
     """Sends each conversation always to the same one of the Rasa servers (a stable hash of its id), so Rasa's
     per-server conversation locks keep turns of one conversation in order however many servers share the load."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_urls: str | Sequence[str], timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_urls: str | Sequence[str],
+        timeout_s: float = 30.0,
+        channel_headers: dict[str, str] | None = None,
+    ) -> None:
         self._session = session
+        # The shared secret Rasa's REST channel asks for (bot.rasa_channel): only the gateway gets an answer.
+        self._channel_headers = dict(channel_headers or {})
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
             raise ValueError("at least one Rasa URL is needed")
@@ -32,7 +40,10 @@ class RasaClient:
         body = {"sender": sender, "message": text, "metadata": metadata or {}}
         try:
             async with self._session.post(
-                f"{self.server_for(sender)}/webhooks/rest/webhook", json=body, timeout=self._timeout
+                f"{self.server_for(sender)}/webhooks/rest/webhook",
+                json=body,
+                timeout=self._timeout,
+                headers=self._channel_headers,
             ) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")

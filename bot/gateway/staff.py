@@ -1,7 +1,9 @@
 """The staff console: login, the live queue, claiming, replying, notes, requeue, resolve, guide-gaps report.
 
-Sessions are server-side (HttpOnly, SameSite=Strict cookie); every state-changing request needs the session's CSRF
-token in `X-CSRF-Token` and a same-origin `Origin`. Handlers only translate HTTP to the ticket service."""
+Sessions are server-side (HttpOnly, SameSite=Strict cookie) and end after STAFF_IDLE_MINUTES unused; every
+state-changing request needs the session's CSRF token in `X-CSRF-Token` and, from a browser, an `Origin` equal to
+PUBLIC_URL (never the request's own Host header, which the client chooses). Logins are throttled per client address
+before any password is checked. Handlers only translate HTTP to the account and ticket services."""
 
 from __future__ import annotations
 
@@ -26,23 +28,33 @@ routes = web.RouteTableDef()
 COOKIE = "etown_staff"
 
 
-async def _session(request: web.Request) -> Session | None:
-    return await asyncio.to_thread(staff_accounts.session_for, request.app[DB], request.cookies.get(COOKIE))
+SESSION_CHECK_S = 60.0  # an open console socket re-checks its session this often (idle timeout, logout)
+
+
+async def _session(request: web.Request, touch: bool = True) -> Session | None:
+    return await asyncio.to_thread(
+        staff_accounts.session_for,
+        request.app[DB],
+        request.cookies.get(COOKIE),
+        idle_minutes=request.app[SETTINGS].staff_idle_minutes,
+        touch=touch and request.headers.get("X-Staff-Background") != "1",
+    )
 
 
 def _same_origin(request: web.Request) -> bool:
+    """Browsers send Origin on every cross-origin request and on same-origin POSTs; it must be PUBLIC_URL. A
+    request without one (curl, the CLI) is not a browser being tricked, and still needs the session and token."""
     origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    allowed = {request.app[SETTINGS].public_url, f"{request.scheme}://{request.host}"}
-    return origin.rstrip("/") in allowed
+    return origin is None or origin.rstrip("/") == request.app[SETTINGS].public_url
 
 
 async def _staff(request: web.Request, write: bool = False) -> Session:
     session = await _session(request)
     if session is None:
         raise json_exception(web.HTTPUnauthorized, "login_required", "please log in")
-    if write and (request.headers.get("X-CSRF-Token") != session.csrf_token or not _same_origin(request)):
+    if write and not (
+        staff_accounts.csrf_matches(session, request.headers.get("X-CSRF-Token")) and _same_origin(request)
+    ):
         raise json_exception(web.HTTPForbidden, "csrf", "missing or wrong CSRF token")
     return session
 
@@ -66,10 +78,24 @@ async def login_page(request: web.Request) -> web.FileResponse:
 async def login(request: web.Request) -> web.Response:
     if not _same_origin(request):
         return json_error("csrf", "cross-origin login refused", 403)
+    settings = request.app[SETTINGS]
+    allowed = await asyncio.to_thread(
+        staff_accounts.throttle_address,
+        request.app[DB],
+        request.remote or "",
+        settings.staff_login_attempts_per_address,
+    )
+    if not allowed:
+        minutes = staff_accounts.THROTTLE_MINUTES
+        return json_error("too_many_logins", f"Too many login attempts from here; try again in {minutes} minutes.", 429)
     body = await json_body(request)
     try:
         staff = await asyncio.to_thread(
-            staff_accounts.authenticate, request.app[DB], body.get("username"), body.get("password")
+            staff_accounts.authenticate,
+            request.app[DB],
+            body.get("username"),
+            body.get("password"),
+            otp=body.get("otp"),
         )
     except AccountError as exc:
         return json_error("login_failed", str(exc), 401)
@@ -229,7 +255,7 @@ async def sections(request: web.Request) -> web.Response:
     await _staff(request)
     lang = "zh" if request.query.get("lang") == "zh" else "en"
     query = (request.query.get("q") or "").strip().lower()[:100]
-    guide = default_guide()
+    guide = await asyncio.to_thread(default_guide)  # the first call loads knowledge/ (seconds): not on the event loop
     found = []
     for section in guide.sections.values():
         title, body = section.title.get(lang), fill_facts(section.answer.get(lang), guide, lang)
@@ -273,12 +299,20 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
             event = await queue.get()
             await ws.send_str(json.dumps(event, ensure_ascii=False, default=str))
 
+    async def watch_session() -> None:
+        """An idle-timed-out or logged-out session stops receiving events (applicants' messages) within a minute."""
+        while await _session(request, touch=False) is not None:
+            await asyncio.sleep(SESSION_CHECK_S)
+        await ws.close(code=4401, message=b"session ended")
+
     writer = asyncio.create_task(forward())
+    watcher = asyncio.create_task(watch_session())
     try:
         async for message in ws:
             if message.type == WSMsgType.ERROR:
                 break
     finally:
         writer.cancel()
+        watcher.cancel()
         hub.unsubscribe(STAFF_TOPIC, queue)
     return ws

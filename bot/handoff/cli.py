@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.db import Database
-from bot.handoff import staff_accounts
+from bot.handoff import staff_accounts, totp
 from bot.handoff.staff_accounts import AccountError
 from bot.settings import Settings, load_settings
 
@@ -33,6 +33,14 @@ def staff_command(args: argparse.Namespace) -> int:
                 db, args.username, args.name or args.username, _password(args), args.role
             )
             print(f"created {staff.role} {staff.username}")
+        elif args.action == "totp-enrol":
+            secret = staff_accounts.enrol_totp(db, args.username)
+            print("Add this account to an authenticator app; from now on a login needs its 6-digit code.")
+            print(f"  secret: {secret}")
+            print(f"  URI:    {totp.provisioning_uri(secret, args.username.strip().lower())}")
+        elif args.action == "totp-remove":
+            staff_accounts.remove_totp(db, args.username)
+            print(f"one-time codes no longer needed for {args.username}")
         else:
             staff_accounts.set_password(db, args.username, _password(args))
             print(f"password changed for {args.username}")
@@ -69,7 +77,11 @@ def ensure_demo_staff(settings: Settings) -> str | None:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     staff = sub.add_parser("staff", help="staff accounts for the console")
-    staff.add_argument("action", choices=["create", "set-password"])
+    staff.add_argument(
+        "action",
+        choices=["create", "set-password", "totp-enrol", "totp-remove"],
+        help="totp-enrol: require a one-time code (RFC 6238) at login, recommended for admins",
+    )
     staff.add_argument("username")
     staff.add_argument("--name", help="display name shown to applicants")
     staff.add_argument("--role", choices=["staff", "admin"], default="staff")

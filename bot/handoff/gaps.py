@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -130,8 +131,10 @@ def report(db: Database, days: int = 90) -> list[GapGroup]:
 
 
 def to_csv(groups: list[GapGroup]) -> str:
+    """Every cell quoted (a spreadsheet cannot split one at a comma or a semicolon of the applicant's text) and
+    every text cell neutralised against formulas."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     writer.writerow(["group", "group_size", "question", "source", "asked_at", "staff_answers"])
     for number, gap in enumerate(groups, start=1):
         for question in gap.questions:
@@ -140,7 +143,7 @@ def to_csv(groups: list[GapGroup]) -> str:
                     number,
                     gap.count,
                     _safe(question.text),
-                    question.source,
+                    _safe(question.source),
                     question.at.isoformat(),
                     _safe(" | ".join(question.staff_answers)),
                 ]
@@ -148,6 +151,11 @@ def to_csv(groups: list[GapGroup]) -> str:
     return out.getvalue()
 
 
+# A formula starts with = + - @ (or a tab or carriage return before one); a spreadsheet set to split at ';' sees a
+# new cell after each semicolon, so the same holds there.
+_FORMULA_START = re.compile(r"(^|;)([ ]*)(?=[=+\-@\t\r])")
+
+
 def _safe(text: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; such cells get a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """Such cells, and such parts after a semicolon, get a leading apostrophe: shown as text, never run."""
+    return _FORMULA_START.sub(lambda m: m.group(1) + m.group(2) + "'", text)

@@ -1,9 +1,11 @@
-"""Staff accounts and browser sessions: Argon2id passwords, lockout after repeated failures, server-side
-sessions (only a hash of the cookie token is stored) with a per-session CSRF token."""
+"""Staff accounts and browser sessions: Argon2id passwords, lockout after repeated failures (counted atomically),
+login throttling per client address, an optional TOTP second factor, server-side sessions (only a hash of the
+cookie token is stored) with a per-session CSRF token, an idle timeout, and all sessions ended by a new password."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,12 +16,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from bot.db import Database
-from bot.db.models import STAFF_ROLES, StaffSession, StaffUser, utcnow
+from bot.db.models import STAFF_ROLES, StaffLoginThrottle, StaffSession, StaffUser, UtcDateTime, utcnow
+from bot.handoff import totp
 
 Clock = Callable[[], datetime]
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 SESSION_HOURS = 10
+IDLE_MINUTES = 30  # default of STAFF_IDLE_MINUTES
+THROTTLE_MINUTES = 15
+TOUCH_S = 30  # a session's last use is written at most this often
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("no such staff member")
@@ -66,45 +72,144 @@ def create_staff(db: Database, username: str, display_name: str, password: str, 
 
 
 def set_password(db: Database, username: str, password: str) -> None:
+    """A new password ends every open session of the account (a stolen cookie dies with the old password)."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    with db.transaction() as session:
+        user_id = session.execute(
+            sa.select(StaffUser.id).where(StaffUser.username == username.strip().lower())
+        ).scalar_one_or_none()
+        if user_id is None:
+            raise AccountError(f"no staff member {username!r}")
+        session.execute(
+            sa.update(StaffUser)
+            .where(StaffUser.id == user_id)
+            .values(password_hash=_hasher.hash(password), failed_logins=0, locked_until=None)
+        )
+        session.execute(sa.delete(StaffSession).where(StaffSession.user_id == user_id))
+
+
+def _reserve_attempt(db: Database, username: str, now: datetime) -> int | None:
+    """Count this attempt before any password is checked, in one UPDATE: parallel guesses each take the next
+    number, and the one that reaches MAX_FAILURES locks the account in the same statement, so no more than
+    MAX_FAILURES passwords are ever checked per lock period. None when the account is locked, inactive or unknown.
+
+    PostgreSQL reads the new count with RETURNING; SQLite (RETURNING needs SQLAlchemy 2) reads it back in the same
+    transaction, which is as atomic there because SQLite lets one writer at a time hold the database."""
+    expired = StaffUser.locked_until.isnot(None)  # the WHERE below admits a set lock only once it has run out
+    count = sa.case((expired, 1), else_=StaffUser.failed_logins + 1)
+    lock = sa.case(
+        (
+            sa.and_(StaffUser.locked_until.is_(None), StaffUser.failed_logins + 1 >= MAX_FAILURES),
+            sa.literal(now + timedelta(minutes=LOCK_MINUTES), UtcDateTime),
+        ),
+        else_=sa.null(),
+    )
+    statement = (
+        sa.update(StaffUser)
+        .where(
+            StaffUser.username == username,
+            StaffUser.active.is_(True),
+            sa.or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now),
+        )
+        .values(failed_logins=count, locked_until=lock)
+        .execution_options(synchronize_session=False)
+    )
+    with db.transaction() as session:
+        if db.engine.dialect.name == "postgresql":
+            return session.execute(statement.returning(StaffUser.failed_logins)).scalar_one_or_none()
+        if session.execute(statement).rowcount != 1:
+            return None
+        return session.execute(sa.select(StaffUser.failed_logins).where(StaffUser.username == username)).scalar_one()
+
+
+def authenticate(db: Database, username: str, password: str, clock: Clock = utcnow, otp: str | None = None) -> Staff:
+    """The staff member, or AccountError with one message for every failure (no hint whether the name exists,
+    the account is locked, or only the one-time code was wrong). Every attempt is counted before the password is
+    checked; a success clears the count."""
+    now = clock()
+    failure = AccountError("Wrong username or password (or one-time code), or the account is locked for a while.")
+    if not isinstance(username, str) or not isinstance(password, str) or len(password) > 500:
+        raise failure
+    name = username.strip().lower()
+    if _reserve_attempt(db, name, now) is None:
+        _check(_DUMMY, password)  # the same work as a real check: no timing hint
+        raise failure
+    # Argon2 outside any transaction (no connection held while it works); the success is written in a transaction
+    # that starts with its write, so on SQLite it waits its turn instead of failing on a stale read snapshot.
+    with db.transaction() as session:
+        user = session.execute(sa.select(StaffUser).where(StaffUser.username == name)).scalar_one()
+    if not _check(user.password_hash, password):
+        raise failure
+    success = sa.update(StaffUser).where(StaffUser.id == user.id).execution_options(synchronize_session=False)
+    if user.totp_secret:
+        step = totp.accepted_step(user.totp_secret, otp, now, user.totp_last_step)
+        if step is None:
+            raise failure
+        # Only if no other login used this step (or a later one) meanwhile: a code is accepted once, even in parallel.
+        last = StaffUser.totp_last_step
+        success = success.where(sa.or_(last.is_(None), last < step)).values(totp_last_step=step)
+    with db.transaction() as session:
+        if session.execute(success.values(failed_logins=0, locked_until=None)).rowcount != 1:
+            raise failure
+    return Staff(user.id, user.username, user.display_name, user.role)
+
+
+def enrol_totp(db: Database, username: str) -> str:
+    """A new TOTP secret for the account (returned once, for the authenticator app); logins then need a code."""
+    secret = totp.new_secret()
     with db.transaction() as session:
         changed = session.execute(
             sa.update(StaffUser)
             .where(StaffUser.username == username.strip().lower())
-            .values(password_hash=_hasher.hash(password), failed_logins=0, locked_until=None)
+            .values(totp_secret=secret, totp_last_step=None)
+        ).rowcount
+    if not changed:
+        raise AccountError(f"no staff member {username!r}")
+    return secret
+
+
+def remove_totp(db: Database, username: str) -> None:
+    with db.transaction() as session:
+        changed = session.execute(
+            sa.update(StaffUser)
+            .where(StaffUser.username == username.strip().lower())
+            .values(totp_secret=None, totp_last_step=None)
         ).rowcount
     if not changed:
         raise AccountError(f"no staff member {username!r}")
 
 
-def authenticate(db: Database, username: str, password: str, clock: Clock = utcnow) -> Staff:
-    """The staff member, or AccountError with one message for every failure (no hint whether the name exists).
-    A failure is committed before it is reported, so the lockout counts every attempt."""
+def throttle_address(db: Database, address: str, limit: int, clock: Clock = utcnow) -> bool:
+    """Count a login attempt from a client address; False once it made `limit` attempts in the current
+    THROTTLE_MINUTES window (refused before any password is checked, so one address cannot try passwords on
+    every account in turn). One UPDATE per attempt, like the account counter; the first attempt inserts the row."""
     now = clock()
-    failure = AccountError("Wrong username or password, or the account is locked for a while.")
-    if not isinstance(username, str) or not isinstance(password, str) or len(password) > 500:
-        raise failure
-    staff: Staff | None = None
-    with db.transaction() as session:
-        user = session.execute(
-            sa.select(StaffUser).where(StaffUser.username == username.strip().lower())
-        ).scalar_one_or_none()
-        locked = user.locked_until if user is not None else None
-        if user is None or not user.active or (locked is not None and locked > now):
-            _check(_DUMMY, password)
-        elif not _check(user.password_hash, password):
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                user.failed_logins = 0
-        else:
-            user.failed_logins = 0
-            user.locked_until = None
-            staff = Staff(user.id, user.username, user.display_name, user.role)
-    if staff is None:
-        raise failure
-    return staff
+    address = (address or "unknown")[:64]
+    fresh = StaffLoginThrottle.window_start <= now - timedelta(minutes=THROTTLE_MINUTES)
+    statement = (
+        sa.update(StaffLoginThrottle)
+        .where(StaffLoginThrottle.address == address)
+        .values(
+            attempts=sa.case((fresh, 1), else_=StaffLoginThrottle.attempts + 1),
+            window_start=sa.case((fresh, sa.literal(now, UtcDateTime)), else_=StaffLoginThrottle.window_start),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    for _ in range(2):
+        try:
+            with db.transaction() as session:
+                if session.execute(statement).rowcount == 0:
+                    session.add(StaffLoginThrottle(address=address, window_start=now, attempts=1))
+                    session.flush()
+                    return limit >= 1
+                attempts = session.execute(
+                    sa.select(StaffLoginThrottle.attempts).where(StaffLoginThrottle.address == address)
+                ).scalar_one()
+                return attempts <= limit
+        except sa.exc.IntegrityError:
+            continue  # another request inserted the row first: count on it
+    return False
 
 
 def _check(stored: str, password: str) -> bool:
@@ -125,6 +230,7 @@ def open_session(db: Database, staff: Staff, clock: Clock = utcnow) -> tuple[str
                 user_id=staff.id,
                 csrf_token=csrf,
                 created_at=now,
+                last_seen_at=now,
                 expires_at=now + timedelta(hours=SESSION_HOURS),
             )
         )
@@ -132,9 +238,14 @@ def open_session(db: Database, staff: Staff, clock: Clock = utcnow) -> tuple[str
     return token, csrf
 
 
-def session_for(db: Database, token: str | None, clock: Clock = utcnow) -> Session | None:
+def session_for(
+    db: Database, token: str | None, clock: Clock = utcnow, idle_minutes: int = IDLE_MINUTES, touch: bool = True
+) -> Session | None:
+    """The live session of a cookie token; a session idle for `idle_minutes` is ended here (deleted). `touch`
+    False looks without counting as use (an open console socket checking that its session still lives)."""
     if not token or len(token) > 200:
         return None
+    now = clock()
     with db.transaction() as session:
         row = session.execute(
             sa.select(StaffSession, StaffUser)
@@ -144,9 +255,19 @@ def session_for(db: Database, token: str | None, clock: Clock = utcnow) -> Sessi
         if row is None:
             return None
         stored, user = row
-        if stored.expires_at <= clock() or not user.active:
+        if stored.last_seen_at + timedelta(minutes=idle_minutes) <= now:
+            session.delete(stored)
             return None
+        if stored.expires_at <= now or not user.active:
+            return None
+        if touch and (now - stored.last_seen_at).total_seconds() >= TOUCH_S:
+            stored.last_seen_at = now
         return Session(Staff(user.id, user.username, user.display_name, user.role), stored.csrf_token)
+
+
+def csrf_matches(session: Session, sent: str | None) -> bool:
+    """Constant-time comparison, so the time taken says nothing about how much of a guess was right."""
+    return isinstance(sent, str) and hmac.compare_digest(sent.encode(), session.csrf_token.encode())
 
 
 def close_session(db: Database, token: str | None) -> None:

@@ -1,12 +1,18 @@
 """Notifications of new tickets to an outgoing webhook (STAFF_WEBHOOK_URL), through an outbox: chat never waits
 for the webhook, and an unreachable one is retried with exponential backoff. The body is the text message
-format that WeCom (企业微信) and DingTalk (钉钉) group robots both accept."""
+format that WeCom (企业微信) and DingTalk (钉钉) group robots both accept.
+
+The text goes to a chat cloud outside the bureau, so it carries no applicant contact details (the console has them),
+and it is sent only over https to a host on STAFF_WEBHOOK_HOSTS, without following redirects (a redirect could
+point the request anywhere, the bureau's own network included). Plain http is accepted for loopback only (tests)."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit
 
 import aiohttp
 import sqlalchemy as sa
@@ -21,11 +27,53 @@ BASE_DELAY_S = 2.0
 MAX_DELAY_S = 600.0
 
 
+class WebhookRefused(ValueError):
+    """STAFF_WEBHOOK_URL is not an https URL on an allowed host."""
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    for pattern in (p.strip().lower().rstrip(".") for p in allowed):
+        if pattern.startswith("*.") and host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+            return True
+        if host == pattern:
+            return True
+    return False
+
+
+def check_target(url: str, allowed_hosts: Sequence[str]) -> None:
+    """Raise WebhookRefused unless the URL is https to an allowed host (or http/https to loopback)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host or parts.username or parts.password:
+        raise WebhookRefused("STAFF_WEBHOOK_URL needs a host and no user name or password in it")
+    if _loopback(host):
+        if parts.scheme not in ("http", "https"):
+            raise WebhookRefused("STAFF_WEBHOOK_URL must be an http(s) URL")
+        return
+    if parts.scheme != "https":
+        raise WebhookRefused("STAFF_WEBHOOK_URL must use https (plain http only to this machine)")
+    if not _host_allowed(host, allowed_hosts):
+        raise WebhookRefused(f"STAFF_WEBHOOK_URL host {host!r} is not in STAFF_WEBHOOK_HOSTS")
+
+
 def message_for(ticket: TicketView, console_url: str) -> dict[str, Any]:
+    """What staff need to react (number, language, topic, where to answer); never the applicant's email or phone."""
+    after_hours = "Left outside office hours; " + (
+        "the applicant left a way to reach them (in the console)." if ticket.contact else "no contact given yet."
+    )
     lines = [
         f"New conversation for staff #{ticket.id} ({ticket.language}, {ticket.reason})",
         f"Topic: {ticket.topic or '-'}" + (f" · case {ticket.case_number}" if ticket.case_number else ""),
-        "" if ticket.office_open else "Left outside office hours; contact given: " + (ticket.contact or "none yet"),
+        "" if ticket.office_open else after_hours,
         f"{console_url}/staff#ticket-{ticket.id}",
     ]
     return {"msgtype": "text", "text": {"content": "\n".join(line for line in lines if line)}}
@@ -96,15 +144,23 @@ def record(db: Database, delivery_id: int, ok: bool, error: str | None, now: dat
 
 
 async def deliver_due(
-    db: Database, session: aiohttp.ClientSession, url: str, clock: Callable[[], datetime] = utcnow
+    db: Database,
+    session: aiohttp.ClientSession,
+    url: str,
+    clock: Callable[[], datetime] = utcnow,
+    allowed_hosts: Sequence[str] = (),
 ) -> int:
-    """Send what is due; returns how many were delivered. Each call is short: a 5-second timeout per request."""
+    """Send what is due; returns how many were delivered. Each call is short: a 5-second timeout per request.
+    A redirect is a failed delivery (not followed)."""
     import asyncio
 
+    check_target(url, allowed_hosts)
     delivered = 0
     for delivery_id, body, _attempts in await asyncio.to_thread(due, db, clock()):
         try:
-            async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=5)) as response:
+            async with session.post(
+                url, json=body, timeout=aiohttp.ClientTimeout(total=5), allow_redirects=False
+            ) as response:
                 ok, error = response.status < 300, f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             ok, error = False, str(exc) or exc.__class__.__name__

@@ -8,8 +8,11 @@
   var detail = document.getElementById("detail");
   var alertBox = document.getElementById("alert");
 
-  function api(path, body) {
+  // Background requests (polling, refreshes caused by live events) do not count as use: the session still ends
+  // after STAFF_IDLE_MINUTES without a person touching the console.
+  function api(path, body, background) {
     var options = { credentials: "same-origin", headers: {} };
+    if (background) options.headers["X-Staff-Background"] = "1";
     if (body !== undefined) {
       options.method = "POST";
       options.headers["Content-Type"] = "application/json";
@@ -48,9 +51,9 @@
     setTimeout(function () { document.title = "Staff console · 工作人员控制台"; }, 8000);
   }
 
-  function loadTickets() {
+  function loadTickets(background) {
     var path = view === "resolved" ? "/staff/api/tickets?status=resolved" : "/staff/api/tickets";
-    return api(path).then(function (data) {
+    return api(path, undefined, background === true).then(function (data) {
       var list = document.getElementById("tickets");
       list.replaceChildren();
       if (!data.tickets.length) list.appendChild(el("li", "Nothing waiting · 暂无待处理", "empty"));
@@ -86,13 +89,39 @@
     return item;
   }
 
-  function select(id) {
+  function select(id, background) {
     selected = id;
-    return api("/staff/api/tickets/" + id).then(render).then(loadTickets).catch(function (e) { notify(e.message); });
+    var quiet = background === true;
+    return api("/staff/api/tickets/" + id, undefined, quiet).then(render).then(function () { return loadTickets(quiet); }).catch(function (e) { notify(e.message); });
+  }
+
+  // What a staff member is typing survives a refresh of the same ticket (live events re-render it at any moment).
+  var TYPED = ".resolve input[name=note], .reply textarea, .section-search, .note input";
+  function keepTyping(ticketId) {
+    if (detail.dataset.ticket !== String(ticketId)) return null;
+    var fields = Array.prototype.slice.call(detail.querySelectorAll(TYPED));
+    return { values: fields.map(function (f) { return f.value; }), focused: fields.indexOf(document.activeElement) };
+  }
+  function restoreTyping(kept) {
+    if (!kept) return;
+    var fields = detail.querySelectorAll(TYPED);
+    kept.values.forEach(function (value, i) {
+      if (!fields[i] || !value) return;
+      fields[i].value = value;
+      if (fields[i].classList.contains("section-search")) fields[i].dispatchEvent(new Event("input"));
+    });
+    if (kept.focused >= 0 && fields[kept.focused]) fields[kept.focused].focus();
+  }
+
+  // Empty a field once what it held is sent (in the form now shown, which a refresh may have replaced meanwhile).
+  function cleared(selector, sent) {
+    var field = detail.querySelector(selector);
+    if (field && field.value.trim() === sent.trim()) field.value = "";
   }
 
   function render(data) {
     var t = data.ticket;
+    var kept = keepTyping(t.id);
     var node = document.getElementById("detail-template").content.cloneNode(true);
     node.querySelector(".t-title").textContent = "#" + t.id + " · " + t.status + (t.assigned_to ? " · " + t.assigned_to : "");
     node.querySelector(".t-meta").textContent =
@@ -121,6 +150,8 @@
     node.querySelector(".reply").hidden = !mine;
     wire(node, t);
     detail.replaceChildren(node);
+    detail.dataset.ticket = String(t.id);
+    restoreTyping(kept);
     transcript = detail.querySelector(".transcript");
     transcript.scrollTop = transcript.scrollHeight;
   }
@@ -154,7 +185,7 @@
       var text = reply.text.value.trim();
       if (!text) return;
       api("/staff/api/tickets/" + t.id + "/reply", { text: text }).then(function () {
-        reply.text.value = "";
+        cleared(".reply textarea", text);
         select(t.id);
       }).catch(function (e) { notify(e.message); });
     });
@@ -182,7 +213,8 @@
       event.preventDefault();
       var input = event.target.text;
       if (!input.value.trim()) return;
-      api("/staff/api/tickets/" + t.id + "/note", { text: input.value }).then(function () { input.value = ""; select(t.id); })
+      var text = input.value;
+      api("/staff/api/tickets/" + t.id + "/note", { text: text }).then(function () { cleared(".note input", text); select(t.id); })
         .catch(function (e) { notify(e.message); });
     });
   }
@@ -210,10 +242,13 @@
     ws.onmessage = function (event) {
       var e = JSON.parse(event.data);
       if (e.type === "ticket_new") notify("New conversation waiting · 新的待接入对话 #" + e.ticket);
-      if (e.type === "ticket_new" || e.type === "queue_changed") loadTickets();
-      if (e.type === "ticket_message" && selected !== null) select(selected);
+      if (e.type === "ticket_new" || e.type === "queue_changed") loadTickets(true);
+      if (e.type === "ticket_message" && selected !== null) select(selected, true);
     };
-    ws.onclose = function () { setTimeout(connect, 2000); };
+    // The server closes the socket when the session ends (idle timeout, logout elsewhere): back to the login page.
+    ws.onclose = function () {
+      setTimeout(function () { api("/staff/api/me", undefined, true).then(connect, function () {}); }, 2000);
+    };
   }
 
   document.querySelectorAll("nav [data-view]").forEach(function (button) {
@@ -236,6 +271,6 @@
     document.getElementById("me").textContent = data.user + " (" + data.role + ")";
     loadTickets();
     connect();
-    setInterval(loadTickets, 30000);
+    setInterval(function () { loadTickets(true); }, 30000);
   });
 })();

@@ -9,7 +9,7 @@
       method: "POST",
       headers: { "Content-Type": "application/json" },
       credentials: "same-origin",
-      body: JSON.stringify({ username: form.username.value, password: form.password.value })
+      body: JSON.stringify({ username: form.username.value, password: form.password.value, otp: form.otp.value || null })
     }).then(function (response) {
       return response.json().then(function (body) {
         if (response.ok) { location.href = "/staff"; } else { error.textContent = body.message || "Login failed"; }

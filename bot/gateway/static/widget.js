@@ -3,6 +3,12 @@
  * Options (data-*): server (default: the script's origin), lang ("en"|"zh"), title, open ("true").
  * No framework, no build step, no third-party requests. Everything anyone typed is inserted as text; styles live in
  * a Shadow DOM (the host page's CSS cannot reach in, ours cannot leak out); no eval, no inline handlers.
+ *
+ * One file, two roles. On the host page it is only the loader: the launcher button and an iframe of the gateway's
+ * /widget/frame. Inside that frame (data-role="panel") it draws the chat panel, so the conversation id (kept in the
+ * gateway origin's localStorage), the transcript and the passport field live in another origin than the host page,
+ * out of reach of any script there (an analytics tag, an XSS elsewhere on the site), as Chatwoot and Intercom do.
+ * The two talk by postMessage, and only about opening, closing, the unread count and the language.
  */
 (function () {
   "use strict";
@@ -12,6 +18,13 @@
   var script = document.currentScript || document.querySelector("script[src*='widget.js']");
   var data = (script && script.dataset) || {};
   var server = (data.server || (script ? new URL(script.src, location.href).origin : location.origin)).replace(/\/$/, "");
+  var PANEL = data.role === "panel";
+  if (PANEL) {
+    // Inside the frame: the embed's options come in the frame's URL; the server is this origin.
+    data = {};
+    new URLSearchParams(location.search).forEach(function (value, name) { data[name] = value; });
+    server = location.origin;
+  }
   var KEY = "etown-widget:" + server;
 
   var T = {
@@ -50,6 +63,8 @@
       eraseConfirm: "确定从助手中删除整段对话吗？删除后无法恢复。"
     }
   };
+
+  if (!PANEL) { loader(); return; }
 
   var saved = {};
   try { saved = JSON.parse(localStorage.getItem(KEY) || "{}"); } catch (e) { saved = {}; }
@@ -195,7 +210,9 @@
     "form.composer button{background:var(--accent);color:var(--accent-ink);border:0;border-radius:8px;padding:0 14px;font:inherit;cursor:pointer}",
     "button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #f5a623;outline-offset:2px}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
-    "@media (max-width:600px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}.launcher{right:14px;bottom:14px}}"
+    "@media (max-width:600px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}.launcher{right:14px;bottom:14px}}",
+    // In the frame the panel is the whole frame; the loader's iframe has the panel's place, size and shadow.
+    ".panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0;box-shadow:none}"
   ].join("\n");
   if (root.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === "function" && CSSStyleSheet.prototype.replaceSync) {
     var sheet = new CSSStyleSheet();
@@ -248,7 +265,7 @@
   var eraseButton = el("button", { type: "button", class: "link" });
   own.appendChild(downloadButton); own.appendChild(eraseButton);
   panel.appendChild(verify); panel.appendChild(composer); panel.appendChild(own);
-  wrap.appendChild(panel); wrap.appendChild(launcher);
+  wrap.appendChild(panel);  // the launcher built above is not drawn here: the loader draws its own on the host page
   root.appendChild(wrap);
 
   function applyLanguage() {
@@ -279,7 +296,20 @@
     badge.hidden = state.unread === 0;
     badge.textContent = String(state.unread);
     launcher.setAttribute("aria-label", t("open") + (state.unread ? " (" + t("unread", { n: state.unread }) + ")" : ""));
+    tellLoader(false);
   }
+  // The loader draws the launcher and its badge on the host page: it learns only these three things.
+  var loaderTold = false;
+  function tellLoader(ready) {
+    if (window.parent === window || (!ready && !loaderTold)) return;
+    loaderTold = true;
+    window.parent.postMessage({ etown: "state", ready: ready, open: state.open, unread: state.unread, lang: state.lang }, "*");
+  }
+  window.addEventListener("message", function (event) {
+    if (event.source !== window.parent || !event.data) return;
+    if (event.data.etown === "open") setOpen(true);
+    if (event.data.etown === "close" && state.open) setOpen(false);
+  });
 
   function scrollDown() { logBox.scrollTop = logBox.scrollHeight; }
 
@@ -519,9 +549,9 @@
     state.open = open;
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
-    if (open) { state.unread = 0; updateBadge(); scrollDown(); input.focus(); } else { launcher.focus(); }
+    if (open) { state.unread = 0; scrollDown(); input.focus(); }
+    updateBadge();  // tells the loader, which shows or hides the frame and puts the focus back on its launcher
   }
-  launcher.addEventListener("click", function () { setOpen(!state.open); });
   closeButton.addEventListener("click", function () { setOpen(false); });
   panel.addEventListener("keydown", function (event) { if (event.key === "Escape") setOpen(false); });
   langButton.addEventListener("click", function () {
@@ -579,8 +609,81 @@
     document.body.appendChild(host);
     applyLanguage();
     connect();
+    tellLoader(true);
     if (data.open === "true") setOpen(true);
   }
   if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
-  window.EtownWidget = { open: function () { setOpen(true); }, close: function () { setOpen(false); } };
+
+  // ---- the loader, on the host page: a launcher and the frame, nothing of the conversation ----
+  function adopt(root, css) {
+    // A constructed style sheet: a host page whose CSP refuses inline <style> still styles the launcher.
+    if (root.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === "function" && CSSStyleSheet.prototype.replaceSync) {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+    } else {
+      root.appendChild(el("style", {}, css));
+    }
+  }
+  function loader() {
+    var lang = data.lang === "zh" ? "zh" : data.lang === "en" ? "en" : (navigator.language || "").indexOf("zh") === 0 ? "zh" : "en";
+    var open = false;
+    var unread = 0;
+    var host = el("div", { id: "etown-work-permit-assistant" });
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    adopt(root, [
+      ":host{all:initial}",
+      ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:60px;height:60px;border-radius:50%;border:0;background:#0b5cad;color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;padding:0;font:15px system-ui,sans-serif}",
+      ".badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;border-radius:11px;background:#c62828;color:#fff;font-size:12px;line-height:22px;padding:0 6px}",
+      ".badge[hidden],iframe[hidden]{display:none}",
+      "iframe{position:fixed;right:20px;bottom:92px;z-index:2147483001;width:380px;max-width:calc(100vw - 24px);height:600px;max-height:calc(100vh - 110px);border:0;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.3);background:#fff;color-scheme:normal}",
+      ".launcher:focus-visible{outline:3px solid #f5a623;outline-offset:2px}",
+      ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+      "@media (max-width:600px){iframe{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}.launcher{right:14px;bottom:14px}}"
+    ].join("\n"));
+    var query = new URLSearchParams();
+    ["lang", "title", "open"].forEach(function (name) { if (data[name]) query.set(name, data[name]); });
+    var frame = el("iframe", { src: server + "/widget/frame?" + query.toString(), title: (T[lang] || T.en).title, hidden: "" });
+    var button = el("button", { class: "launcher", type: "button", "aria-haspopup": "dialog", "aria-expanded": "false" });
+    var label = el("span", { class: "sr" });
+    var count = el("span", { class: "badge", hidden: "" });
+    button.appendChild(chatIcon()); button.appendChild(label); button.appendChild(count);
+    root.appendChild(frame); root.appendChild(button);
+
+    function draw() {
+      var text = T[lang] || T.en;
+      label.textContent = text.open;
+      count.hidden = unread === 0;
+      count.textContent = String(unread);
+      button.setAttribute("aria-label", text.open + (unread ? " (" + text.unread.split("{n}").join(String(unread)) + ")" : ""));
+      button.setAttribute("aria-expanded", String(open));
+      frame.setAttribute("title", text.title);
+    }
+    function setOpen(next) {
+      if (next === open) return;
+      open = next;
+      frame.hidden = !open;
+      draw();
+      if (open) frame.focus(); else button.focus();
+      frame.contentWindow.postMessage({ etown: open ? "open" : "close" }, server);
+    }
+    window.addEventListener("message", function (event) {
+      if (event.source !== frame.contentWindow || event.origin !== server) return;
+      var m = event.data || {};
+      if (m.etown !== "state") return;
+      lang = m.lang === "zh" ? "zh" : "en";
+      unread = Number(m.unread) || 0;
+      if (m.ready && open) frame.contentWindow.postMessage({ etown: "open" }, server);  // asked before it loaded
+      else if (!m.ready && m.open !== open) setOpen(!!m.open);  // closed (or opened) from inside the panel
+      draw();
+    });
+    button.addEventListener("click", function () { setOpen(!open); });
+    function begin() {
+      document.body.appendChild(host);
+      draw();
+      if (data.open === "true") setOpen(true);
+    }
+    if (document.body) begin(); else document.addEventListener("DOMContentLoaded", begin);
+    window.EtownWidget = { open: function () { setOpen(true); }, close: function () { setOpen(false); } };
+  }
 })();
