@@ -18,6 +18,7 @@ from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
 from bot.handoff import webhook
+from bot.rasa_config import rasa_token
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[DB] = Database(settings.database_url)
     app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
-    app[RASA] = RasaClient(app[HTTP], settings.rasa_urls)
+    app[RASA] = RasaClient(app[HTTP], settings.rasa_urls, token=rasa_token(settings))
     app[HUB] = await start_hub(settings.redis_url)
     app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
     yield
