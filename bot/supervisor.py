@@ -355,7 +355,7 @@ class Supervisor:
         child.state = RESTARTING
         child.restart_at = now + delay
         child.healthy_since = None
-        self.say(f"{child.name} exited with {describe_exit(code)}; restarting it in {delay:.0f} s, the others run on")
+        self.say(f"{child.name} exited with {describe_exit(code)}; restarting it in {delay:g} s, the others run on")
 
     def _healthy(self, child: Child, now: float) -> None:
         if child.state == RESTARTING and child.died_at is not None:

@@ -112,6 +112,11 @@ class RasaClient:
                 if may_have_reached and seq is not None:
                     found = await self._replies_in_tracker(base, sender, seq)
                     if found is not None:
+                        log.info(
+                            "message %s of %s was already processed; replies read back from the tracker",
+                            seq,
+                            sender[:8],
+                        )
                         return found
                 return await self._post_turn(base, body)
             except ActionsUnavailable:
