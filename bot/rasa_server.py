@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import sys
 from typing import Any
@@ -66,8 +67,9 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc.__cause__ or exc.__context__, aiohttp.ClientConnectionError)
 
 
-def wait_for_action_server(budget_s: float = ACTION_SERVER_WAIT_S) -> None:
-    """Retry unreachable action calls within a turn; past the budget, end the turn unsaved (idempotent)."""
+def wait_for_action_server() -> None:
+    """Retry unreachable action calls within a turn for ACTION_SERVER_WAIT_S; past it, end the turn unsaved
+    (idempotent)."""
     if getattr(RemoteAction.run, "_etown_waits", False):
         return
     run_action_call = RemoteAction.run
@@ -84,7 +86,7 @@ def wait_for_action_server(budget_s: float = ACTION_SERVER_WAIT_S) -> None:
                 if turn is None or not _unreachable(exc):
                     raise
                 loop = asyncio.get_running_loop()
-                turn.setdefault("deadline", loop.time() + budget_s)
+                turn.setdefault("deadline", loop.time() + ACTION_SERVER_WAIT_S)
                 left = turn["deadline"] - loop.time()
                 if left <= 0:
                     turn["unreachable"] = True
@@ -93,14 +95,17 @@ def wait_for_action_server(budget_s: float = ACTION_SERVER_WAIT_S) -> None:
                 await asyncio.sleep(min(delay, left))
                 delay = min(delay * 2, 2.0)
 
-    async def _run_action(self: MessageProcessor, action: Any, tracker: Any, output_channel: Any, *rest: Any) -> Any:
+    step_signature = inspect.signature(run_action_step)
+
+    async def _run_action(self: MessageProcessor, *args: Any, **kwargs: Any) -> Any:
         turn = _TURN.get()
         if turn is None or not turn.get("unreachable"):
-            result = await run_action_step(self, action, tracker, output_channel, *rest)
+            result = await run_action_step(self, *args, **kwargs)
         if turn is not None and turn.get("unreachable"):
             # Stop here: raising skips the rest of the turn and handle_message's save_tracker.
-            await output_channel.send_custom_json(tracker.sender_id, {"type": ACTIONS_UNAVAILABLE})
-            raise ActionServerUnreachable(f"action server unreachable for {budget_s:.0f} s; turn not saved")
+            called = step_signature.bind(self, *args, **kwargs).arguments
+            await called["output_channel"].send_custom_json(called["tracker"].sender_id, {"type": ACTIONS_UNAVAILABLE})
+            raise ActionServerUnreachable(f"action server unreachable for {ACTION_SERVER_WAIT_S:.0f} s; turn not saved")
         return result
 
     async def _handle_message(self: MessageProcessor, message: Any) -> Any:

@@ -62,9 +62,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             self.engine = make_engine(url)
             self.sessionmaker = sessionmaker(bind=self.engine)
         # Lookups by (sender, type) keep the window queries cheap however long a conversation gets.
-        sa.Index("ix_events_sender_type_id", self.SQLEvent.sender_id, self.SQLEvent.type_name, self.SQLEvent.id).create(
-            self.engine, checkfirst=True
-        )
+        index = sa.Index("ix_events_sender_type_id", self.SQLEvent.sender_id, self.SQLEvent.type_name, self.SQLEvent.id)
+        try:
+            index.create(self.engine, checkfirst=True)
+        except sa.exc.DatabaseError:
+            # Two Rasa servers starting on a fresh database both saw no index; one of them created it first.
+            if index.name not in {i["name"] for i in sa.inspect(self.engine).get_indexes("events")}:
+                raise
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:

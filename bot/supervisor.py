@@ -57,8 +57,9 @@ class RestartPolicy:
     max_backoff_s: float = 30.0
     healthy_reset_s: float = 60.0
     max_fast_failures: int = 5
-    # A process that has not become healthy this long after a (re)start is killed and counted as a failure.
-    start_timeout_s: float = STARTUP_TIMEOUT_S
+    # Said once when a process is not healthy this long after a (re)start. It is not killed: on a loaded machine
+    # Rasa may simply need longer to load its model, and starting it again would only make that worse.
+    slow_start_s: float = STARTUP_TIMEOUT_S
     # SIGTERM first; whatever still runs after this many seconds gets SIGKILL.
     grace_s: float = 10.0
 
@@ -86,6 +87,7 @@ class Child:
     healthy_since: float | None = None
     restart_at: float | None = None
     died_at: float | None = None
+    slow_start_said: bool = False
 
 
 def _bin(name: str) -> str:
@@ -171,6 +173,7 @@ def _spawn(child: Child, settings: Settings) -> None:
     child.log.flush()
     child.started_at = time.monotonic()
     child.healthy_since = None
+    child.slow_start_said = False
 
 
 def start(settings: Settings, quiet: bool = False) -> list[Child]:
@@ -316,10 +319,10 @@ class Supervisor:
                 if _child_healthy(child, timeout_s=1):
                     self._healthy(child, now)
                     changed = True
-                elif now - child.started_at > self.policy.start_timeout_s:
-                    limit = self.policy.start_timeout_s
-                    self.say(f"{child.name} is not healthy {limit:.0f} s after starting; killing it")
-                    _signal_group(child, signal.SIGKILL)
+                elif not child.slow_start_said and now - child.started_at > self.policy.slow_start_s:
+                    child.slow_start_said = True
+                    waited = now - child.started_at
+                    self.say(f"{child.name} is still not healthy {waited:.0f} s after starting; waiting")
             elif child.state == RESTARTING and child.restart_at is not None and now >= child.restart_at:
                 child.restart_at = None
                 child.restarts += 1

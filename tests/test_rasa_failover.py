@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
+from rasa.shared.exceptions import RasaException
 
 from bot.conversations import store
 from bot.gateway.keys import CHAT, DB, RASA
@@ -190,3 +192,53 @@ async def test_a_refused_connection_moves_on_at_once(gateway_factory, aiohttp_se
     assert (await client.bot_reply())["text"] == "live: hello?"
     body = await (await gateway.get("/health")).json()
     assert body["components"]["rasa"] == "down" and body["components"]["rasa-2"] == "up"
+
+
+async def test_rasa_waits_for_an_action_server_that_comes_back(aiohttp_server, monkeypatch) -> None:
+    """bot/rasa_server.py: an action call that cannot connect is tried again within the turn."""
+    import asyncio
+
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot import rasa_server
+    from bot.supervisor import free_port
+
+    rasa_server.wait_for_action_server()
+    port = free_port()
+    calls = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        calls.append(await request.json())
+        return web.json_response({"events": [], "responses": [{"text": "from the action server"}]})
+
+    async def start_later() -> None:
+        await asyncio.sleep(0.6)  # two or three refused attempts first
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        await aiohttp_server(app, port=port)
+
+    action = RemoteAction("action_answer_guide", EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
+    tracker = DialogueStateTracker("c1", [])
+    token = rasa_server._TURN.set({})
+    try:
+        starter = asyncio.create_task(start_later())
+        events = await action.run(CollectingOutputChannel(), None, tracker, Domain.empty())  # type: ignore[arg-type]
+        await starter
+    finally:
+        rasa_server._TURN.reset(token)
+    assert [e.text for e in events] == ["from the action server"] and len(calls) == 1
+
+    monkeypatch.setattr(rasa_server, "ACTION_SERVER_WAIT_S", 0.3)
+    dead = RemoteAction("action_answer_guide", EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook"))
+    turn: dict = {}
+    token = rasa_server._TURN.set(turn)
+    try:
+        with pytest.raises(RasaException):
+            await dead.run(CollectingOutputChannel(), None, tracker, Domain.empty())  # type: ignore[arg-type]
+    finally:
+        rasa_server._TURN.reset(token)
+    assert turn["unreachable"] is True  # the turn will end unsaved, with the actions_unavailable payload

@@ -95,5 +95,11 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
 def run(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s gateway %(levelname)s %(name)s: %(message)s")
     web.run_app(
-        create_app(settings), host=settings.gateway_host, port=settings.gateway_port, print=None, access_log=None
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        print=None,
+        access_log=None,
+        # On SIGTERM, open WebSockets would hold the shutdown for 60 s; browsers reconnect to the next gateway.
+        shutdown_timeout=3.0,
     )
