@@ -125,9 +125,11 @@ class RasaClient:
                 self._suspect(base)
                 may_have_reached = True
                 errors.append(f"{base}: {exc}")
+                log.warning("%s dropped message %s of %s (%s); trying the next server", base, seq, sender[:8], exc)
             except aiohttp.ClientConnectorError as exc:  # refused: nothing was sent, nothing processed
                 self._suspect(base)
                 errors.append(f"{base}: {exc}")
+                log.warning("%s refused message %s of %s; trying the next server", base, seq, sender[:8])
             except RasaUnavailable as exc:
                 raise RasaUnavailable(f"{base}: {exc}") from exc
         raise RasaUnavailable("; ".join(errors) or "no Rasa server answered")
