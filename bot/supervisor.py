@@ -158,7 +158,18 @@ def _child_healthy(child: Child, timeout_s: float = 2) -> bool:
     return _healthy(child.health_url, child.any_answer_is_healthy, timeout_s)
 
 
-def _spawn(child: Child, settings: Settings) -> None:
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the supervisor dies, even by SIGKILL (Linux prctl), so no
+    orphaned server keeps the ports a new `make run` needs."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _spawn(child: Child, settings: Settings, die_with_parent: bool = False) -> None:
+    """Start (again) one process, its output appended to var/logs/<name>.log. `die_with_parent` only from a
+    process's main thread: the death signal follows the thread that started the child, not the process."""
     log_dir = settings.var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -170,11 +181,17 @@ def _spawn(child: Child, settings: Settings) -> None:
     }
     if child.log is None or child.log.closed:
         child.log = open(log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - closed in stop()
-    child.process = subprocess.Popen(
-        child.command, cwd=PROJECT_ROOT, env=env, stdout=child.log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    child.log.write(f"--- supervisor: started {child.name}, pid {child.process.pid}, {time.ctime()}\n".encode())
+    child.log.write(f"--- supervisor: starting {child.name}, {time.ctime()}\n".encode())
     child.log.flush()
+    child.process = subprocess.Popen(  # noqa: PLW1509 - preexec_fn only calls prctl
+        child.command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=child.log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if die_with_parent else None,
+    )
     child.started_at = time.monotonic()
     child.healthy_since = None
     child.slow_start_said = False
@@ -307,7 +324,7 @@ class Supervisor:
 
     def start_all(self, quiet: bool = False) -> None:
         for child in self.processes:
-            _spawn(child, self.settings)
+            _spawn(child, self.settings, die_with_parent=True)
             child.state = STARTING
             if not quiet:
                 assert child.process is not None
@@ -334,7 +351,7 @@ class Supervisor:
             elif child.state == RESTARTING and child.restart_at is not None and now >= child.restart_at:
                 child.restart_at = None
                 child.restarts += 1
-                _spawn(child, self.settings)
+                _spawn(child, self.settings, die_with_parent=True)
                 assert child.process is not None
                 self.say(f"restarting {child.name} (pid {child.process.pid}, restart {child.restarts})")
                 changed = True

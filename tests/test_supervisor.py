@@ -140,6 +140,54 @@ def test_stopping_kills_what_ignores_sigterm_after_the_grace_period(settings) ->
     print(f"\nstop with one process ignoring SIGTERM took {took:.2f} s (grace {FAST.grace_s} s)")
 
 
+def test_processes_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
+    """kill -9 of the supervisor itself: its processes get SIGTERM (no orphan keeps the ports)."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from bot.settings import load_settings
+        from bot.supervisor import Child, Supervisor, RestartPolicy
+        child = Child("stand-in", [sys.executable, "-c", {STAND_IN!r}, "{free_port()}"], "http://127.0.0.1:1/")
+        supervisor = Supervisor(load_settings(), [child], RestartPolicy())
+        supervisor.start_all(quiet=True)
+        supervisor.publish()
+        while True:
+            time.sleep(1)
+        """
+    )
+    env = {**os.environ, "VAR_DIR": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    supervisor = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=PROJECT_ROOT)
+    pid = 0
+    try:
+        deadline = time.monotonic() + 30
+        while not (process_state.read(tmp_path).get("stand-in") or {}).get("pid"):
+            assert time.monotonic() < deadline and supervisor.poll() is None
+            time.sleep(0.05)
+        pid = process_state.read(tmp_path)["stand-in"]["pid"]
+        os.kill(pid, 0)  # running
+        supervisor.kill()
+        supervisor.wait()
+        deadline = time.monotonic() + 10
+        while _running(pid):
+            assert time.monotonic() < deadline, "the stand-in outlived its supervisor"
+            time.sleep(0.05)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+        if pid and _running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Still running (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 # -- the real supervisor over the real assistant ----------------------------------------------------------------
 
 QUESTIONS = [
