@@ -283,12 +283,15 @@ class ChatService:
         """After staff resolve: resume Rasa and let it ask how the help was (if Rasa is down, the conversation
         stays "resolved" and its next message resumes Rasa first)."""
         await self.hub.publish(conversation_id, {"type": "state", "state": "bot"})
-        if not await self._resume(conversation_id):
-            return
-        try:
-            replies = await self.rasa.send(conversation_id, "/handoff_resolved", {})
-        except RasaUnavailable:
-            return
+        # Under the conversation's lock like any turn: Rasa's in-memory locks are per server, so only the gateway
+        # can keep this turn and a user's message from reaching two servers at once (see RasaClient).
+        async with self._lock(conversation_id), self.hub.conversation_lock(conversation_id):
+            if not await self._resume(conversation_id):
+                return
+            try:
+                replies = await self.rasa.send(conversation_id, "/handoff_resolved", {})
+            except RasaUnavailable:
+                return
         stored = await asyncio.to_thread(store.record_messages, self.db, conversation_id, "bot", bot_items(replies))
         for reply in stored:
             await self.hub.publish(conversation_id, {"type": "message", **reply.as_wire()})
