@@ -298,14 +298,11 @@ class Supervisor:
         processes: list[Child],
         policy: RestartPolicy = RestartPolicy(),
         out: TextIO = sys.stdout,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.processes = processes
         self.policy = policy
         self.out = out
-        self.clock = clock
-        self.all_up_once = False
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -334,7 +331,7 @@ class Supervisor:
     def step(self) -> None:
         """Notice deaths, start what is due, mark what became healthy; raises GaveUp when one keeps dying."""
         changed = False
-        now = self.clock()
+        now = time.monotonic()
         for child in self.processes:
             process = child.process
             if child.state in (STARTING, RESTARTING, UP) and process is not None and process.poll() is not None:
