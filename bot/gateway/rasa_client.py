@@ -71,10 +71,6 @@ class RasaClient:
         self._token = token
         self._suspect_until: dict[str, float] = {}
 
-    @property
-    def bases(self) -> list[str]:
-        return list(self._bases)
-
     def server_for(self, sender: str) -> str:
         return self._bases[zlib.crc32(sender.encode("utf-8")) % len(self._bases)]
 
@@ -209,10 +205,6 @@ class RasaClient:
                 return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
-
-    async def healthy(self) -> bool:
-        """True when every Rasa server answers."""
-        return all((await self.server_health()).values())
 
 
 def turn_replies(events: object, seq: int) -> list[dict[str, Any]] | None:
