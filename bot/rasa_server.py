@@ -4,16 +4,42 @@ Rasa checks every action server response against a JSON schema with `jsonschema.
 schema itself and builds a new validator on each call: ~15 ms of CPU per custom action, about a fifth of a turn.
 `compile_action_response_validation` validates against the same schema with a validator built once, raising the same
 `ValidationError` with the same hint, so behaviour is unchanged. `rasa run` without this still works, only slower.
+
+And one robustness fix: when the action server cannot be reached (restarting after a crash), stock Rasa logs the
+error, drops the action's events and carries on, so the user gets a half-done turn (often no answer at all) and the
+tracker keeps it. `wait_for_action_server` instead retries the call for a few seconds (a restart is usually that
+quick), and if the server is still unreachable ends the turn without saving it and answers with one custom
+payload, `{"type": "actions_unavailable"}`: the gateway keeps the message and sends it again later, so the turn
+runs once, completely. (Only the gateway reads that payload; other channels would show nothing for it.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import inspect
+import logging
+import os
 import sys
 from typing import Any
 
+import aiohttp
 from rasa.core.actions.action import RemoteAction
+from rasa.core.processor import MessageProcessor
+from rasa.shared.exceptions import RasaException
 
+log = logging.getLogger(__name__)
 _ORIGINAL = RemoteAction._validate_action_result
+# How long one turn waits, in all, for an unreachable action server: well under the gateway's 30 s request timeout,
+# so the gateway never gives up on a turn that is still running.
+ACTION_SERVER_WAIT_S = 10.0
+ACTIONS_UNAVAILABLE = "actions_unavailable"  # the same name as in bot/gateway/rasa_client.py
+# Per turn (each request runs in its own task): when the wait began, and whether it ran out.
+_TURN: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("etown_turn", default=None)
+
+
+class ActionServerUnreachable(RasaException):
+    """Ends a turn, unsaved, because the action server stayed unreachable."""
 
 
 def compile_action_response_validation() -> None:
@@ -37,12 +63,83 @@ def compile_action_response_validation() -> None:
     RemoteAction._validate_action_result = validate  # type: ignore[method-assign]
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """RemoteAction turns connection errors into a RasaException raised while handling them (no `from`)."""
+    return isinstance(exc.__cause__ or exc.__context__, aiohttp.ClientConnectionError)
+
+
+def wait_for_action_server() -> None:
+    """Retry unreachable action calls within a turn for ACTION_SERVER_WAIT_S; past it, end the turn unsaved
+    (idempotent)."""
+    if getattr(RemoteAction.run, "_etown_waits", False):
+        return
+    run_action_call = RemoteAction.run
+    run_action_step = MessageProcessor._run_action
+    handle_message = MessageProcessor.handle_message
+
+    async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        turn = _TURN.get()
+        delay = 0.25
+        while True:
+            try:
+                return await run_action_call(self, *args, **kwargs)
+            except RasaException as exc:
+                if turn is None or not _unreachable(exc):
+                    raise
+                loop = asyncio.get_running_loop()
+                turn.setdefault("deadline", loop.time() + ACTION_SERVER_WAIT_S)
+                left = turn["deadline"] - loop.time()
+                if left <= 0:
+                    turn["unreachable"] = True
+                    raise
+                log.warning("action server unreachable for %s; trying again in %.2f s", self.name(), min(delay, left))
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, 2.0)
+
+    step_signature = inspect.signature(run_action_step)
+
+    async def _run_action(self: MessageProcessor, *args: Any, **kwargs: Any) -> Any:
+        turn = _TURN.get()
+        if turn is None or not turn.get("unreachable"):
+            result = await run_action_step(self, *args, **kwargs)
+        if turn is not None and turn.get("unreachable"):
+            # Stop here: raising skips the rest of the turn and handle_message's save_tracker.
+            called = step_signature.bind(self, *args, **kwargs).arguments
+            await called["output_channel"].send_custom_json(called["tracker"].sender_id, {"type": ACTIONS_UNAVAILABLE})
+            raise ActionServerUnreachable(f"action server unreachable for {ACTION_SERVER_WAIT_S:.0f} s; turn not saved")
+        return result
+
+    async def _handle_message(self: MessageProcessor, message: Any) -> Any:
+        token = _TURN.set({})
+        try:
+            return await handle_message(self, message)
+        finally:
+            _TURN.reset(token)
+
+    run._etown_waits = True  # type: ignore[attr-defined]
+    RemoteAction.run = run  # type: ignore[method-assign]
+    MessageProcessor._run_action = _run_action  # type: ignore[method-assign]
+    MessageProcessor.handle_message = _handle_message  # type: ignore[method-assign]
+
+
 def main() -> None:
     compile_action_response_validation()
+    wait_for_action_server()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"
-    rasa_main()
+    try:
+        rasa_main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    # The server has stopped and closed its stores. Leave without tearing down the interpreter: a Rasa process
+    # holds ~1 GB of objects (TensorFlow, the model), and collecting them one by one took 3-9 s after SIGTERM on
+    # the shared 2-core machine, which only delays every stop and restart.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

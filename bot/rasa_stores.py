@@ -65,9 +65,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             # As in make_engine: an error never logs bound parameters (message texts, slots).
             self.engine.hide_parameters = True
         # Lookups by (sender, type) keep the window queries cheap however long a conversation gets.
-        sa.Index("ix_events_sender_type_id", self.SQLEvent.sender_id, self.SQLEvent.type_name, self.SQLEvent.id).create(
-            self.engine, checkfirst=True
-        )
+        index = sa.Index("ix_events_sender_type_id", self.SQLEvent.sender_id, self.SQLEvent.type_name, self.SQLEvent.id)
+        try:
+            index.create(self.engine, checkfirst=True)
+        except sa.exc.DatabaseError:
+            # Two Rasa servers starting on a fresh database both saw no index; one of them created it first.
+            if index.name not in {i["name"] for i in sa.inspect(self.engine).get_indexes("events")}:
+                raise
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:

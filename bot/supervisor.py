@@ -1,5 +1,11 @@
-"""Start the action server, the Rasa server and the gateway together, wait until all are healthy, print the
-URLs; stop all three cleanly on Ctrl-C or when one of them dies (`python -m bot run`)."""
+"""Start the action server, the Rasa servers and the gateway together (`python -m bot run`), print the URLs once
+all are healthy, and keep them running: a process that dies is started again after a backoff while the others go
+on serving; one that keeps dying stops everything with a message saying which and why. Ctrl-C or SIGTERM stop all.
+
+What each death costs the users (see the README, "When a process dies"): a Rasa server's conversations move to
+another live one (the gateway fails over); while the action server is down, turns wait inside Rasa and are then
+retried by the gateway; while the gateway restarts, browsers reconnect and resend what was not acknowledged.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +19,22 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator, TextIO
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
+from bot import process_state
+from bot.process_state import DOWN, RESTARTING, STARTING, UP
 from bot.rasa_config import rasa_token, write_runtime_endpoints
 from bot.settings import PROJECT_ROOT, Settings, rasa_processes
 
 STARTUP_TIMEOUT_S = 180
 # One message at a time is tiny maths: extra TensorFlow/BLAS threads only spin, burning the core the other
 # processes need (measured: ~2x Rasa's CPU per turn with the defaults on 2 cores). Set them to override.
+# Rasa and the action server are Sanic apps, which wait up to 15 s on SIGTERM for idle keep-alive connections (the
+# gateway's pool) to close; nothing is lost by closing them sooner.
+SANIC_SHUTDOWN = {"SANIC_GRACEFUL_SHUTDOWN_TIMEOUT": os.environ.get("SANIC_GRACEFUL_SHUTDOWN_TIMEOUT", "2")}
 ONE_THREAD_MATH = {
     name: os.environ.get(name, "1")
     for name in (
@@ -36,6 +47,30 @@ ONE_THREAD_MATH = {
 }
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to start a dead process again, and when to stop trying.
+
+    A death counts as *fast* when the process had not stayed healthy for `healthy_reset_s` (or never became
+    healthy): `max_fast_failures` fast deaths in a row mean restarting will not help (a broken model, a port taken,
+    a crash on every start), so everything stops with the reason. A process that stays healthy that long starts
+    over with the first backoff and a clean record."""
+
+    first_backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    healthy_reset_s: float = 60.0
+    max_fast_failures: int = 5
+    # Said once when a process is not healthy this long after a (re)start. It is not killed: on a loaded machine
+    # Rasa may simply need longer to load its model, and starting it again would only make that worse.
+    slow_start_s: float = STARTUP_TIMEOUT_S
+    # SIGTERM first; whatever still runs after this many seconds gets SIGKILL.
+    grace_s: float = 10.0
+
+    def backoff(self, fast_failures: int) -> float:
+        """1 s, 2 s, 4 s … up to max_backoff_s, by the number of fast deaths in a row (at least 1)."""
+        return min(self.max_backoff_s, self.first_backoff_s * 2 ** max(0, fast_failures - 1))
+
+
 @dataclass
 class Child:
     name: str
@@ -44,6 +79,18 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
+    # The gateway's /health answers 503 while a component it depends on is down; for the supervisor, the gateway
+    # process is healthy as soon as it answers at all.
+    any_answer_is_healthy: bool = False
+    # What the supervisor knows (published to var/processes.json for /health).
+    state: str = STARTING
+    restarts: int = 0
+    exit_codes: list[int] = field(default_factory=list)  # of the current run of fast deaths
+    started_at: float = 0.0
+    healthy_since: float | None = None
+    restart_at: float | None = None
+    died_at: float | None = None
+    slow_start_said: bool = False
 
 
 def _bin(name: str) -> str:
@@ -59,10 +106,15 @@ def children(settings: Settings) -> list[Child]:
             "actions",
             [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(settings.action_port)],
             f"{action_base}/health",
-            env={"SANIC_HOST": "127.0.0.1"},
+            env={"SANIC_HOST": "127.0.0.1", **SANIC_SHUTDOWN},
         ),
         *_rasa_children(settings, endpoints, token),
-        Child("gateway", [sys.executable, "-m", "bot", "gateway"], f"http://127.0.0.1:{settings.gateway_port}/health"),
+        Child(
+            "gateway",
+            [sys.executable, "-m", "bot", "gateway"],
+            f"http://127.0.0.1:{settings.gateway_port}/health",
+            any_answer_is_healthy=True,
+        ),
     ]
 
 
@@ -77,6 +129,8 @@ def _stores(settings: Settings) -> str:
 
 def _rasa_children(settings: Settings, endpoints: Path, token: str) -> list[Child]:
     """One Rasa server per local URL in settings.rasa_urls ("rasa", "rasa-2", …); remote ones run elsewhere."""
+    from bot.gateway.rasa_client import rasa_server_name
+
     servers = []
     for number, url in enumerate(settings.rasa_urls, start=1):
         parts = urlsplit(url)
@@ -85,20 +139,37 @@ def _rasa_children(settings: Settings, endpoints: Path, token: str) -> list[Chil
         command = [sys.executable, "-m", "bot.rasa_server", "run", "--model", str(settings.model_path)]
         command += ["--endpoints", str(endpoints), "--credentials", "credentials.yml", "--interface", "127.0.0.1"]
         command += ["--port", str(parts.port or 5005), "--enable-api", "--auth-token", token]
-        name = "rasa" if number == 1 else f"rasa-{number}"
-        servers.append(Child(name, command, f"{url}/status?token={token}", env=ONE_THREAD_MATH))
+        env = {**ONE_THREAD_MATH, **SANIC_SHUTDOWN}
+        servers.append(Child(rasa_server_name(number), command, f"{url}/status?token={token}", env=env))
     return servers
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, any_answer: bool = False, timeout_s: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own localhost URLs
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - our own localhost URLs
             return response.status == 200
+    except urllib.error.HTTPError:
+        return any_answer
     except (urllib.error.URLError, OSError):
         return False
 
 
-def _spawn(child: Child, settings: Settings) -> None:
+def _child_healthy(child: Child, timeout_s: float = 2) -> bool:
+    return _healthy(child.health_url, child.any_answer_is_healthy, timeout_s)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the supervisor dies, even by SIGKILL (Linux prctl), so no
+    orphaned server keeps the ports a new `make run` needs."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _spawn(child: Child, settings: Settings, die_with_parent: bool = False) -> None:
+    """Start (again) one process, its output appended to var/logs/<name>.log. `die_with_parent` only from a
+    process's main thread: the death signal follows the thread that started the child, not the process."""
     log_dir = settings.var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -108,10 +179,22 @@ def _spawn(child: Child, settings: Settings) -> None:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **child.env,
     }
-    child.log = open(log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - closed in stop()
-    child.process = subprocess.Popen(
-        child.command, cwd=PROJECT_ROOT, env=env, stdout=child.log, stderr=subprocess.STDOUT, start_new_session=True
+    if child.log is None or child.log.closed:
+        child.log = open(log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - closed in stop()
+    child.log.write(f"--- supervisor: starting {child.name}, {time.ctime()}\n".encode())
+    child.log.flush()
+    child.process = subprocess.Popen(  # noqa: PLW1509 - preexec_fn only calls prctl
+        child.command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=child.log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if die_with_parent else None,
     )
+    child.started_at = time.monotonic()
+    child.healthy_since = None
+    child.slow_start_said = False
 
 
 def start(settings: Settings, quiet: bool = False) -> list[Child]:
@@ -132,27 +215,44 @@ def wait_healthy(started: list[Child], timeout_s: float = STARTUP_TIMEOUT_S) -> 
             assert child.process is not None
             if child.process.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {child.process.returncode}; see var/logs/{name}.log")
-            if _healthy(child.health_url):
+            if _child_healthy(child):
                 del waiting[name]
         if waiting and time.monotonic() > deadline:
             raise RuntimeError(f"not healthy after {timeout_s:.0f} s: {', '.join(waiting)}")
         time.sleep(0.5)
 
 
-def stop(started: list[Child], grace_s: float = 15) -> None:
+def _signal_group(child: Child, signum: int) -> None:
+    if child.process is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.process.pid, signum)
+
+
+def stop(started: list[Child], grace_s: float = 10, hurry: Callable[[], bool] = lambda: False) -> list[str]:
+    """SIGTERM to every process group at once (the gateway first in the list, so it stops taking messages), then
+    SIGKILL to whatever still runs after `grace_s` (or at once when `hurry()` turns true: a second Ctrl-C).
+    Returns the names of the processes that had to be killed."""
+    killed = []
     for child in reversed(started):
         if child.process and child.process.poll() is None:
-            os.killpg(child.process.pid, signal.SIGTERM)
+            _signal_group(child, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    for child in reversed(started):
-        if child.process:
-            try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(child.process.pid, signal.SIGKILL)
-                child.process.wait()
+    running = [child for child in started if child.process is not None]
+    while running and time.monotonic() < deadline and not hurry():
+        running = [child for child in running if child.process is not None and child.process.poll() is None]
+        if running:
+            time.sleep(0.05)
+    for child in started:
+        if child.process is None:
+            continue
+        if child.process.poll() is None:
+            _signal_group(child, signal.SIGKILL)
+            child.process.wait()
+            killed.append(child.name)
+        child.state = DOWN
         if child.log:
             child.log.close()
+    return killed
 
 
 def demo_login(settings: Settings) -> str:
@@ -162,44 +262,185 @@ def demo_login(settings: Settings) -> str:
     return f"   (demo login: {DEMO_USER} / {path.read_text().strip()})" if path.exists() else ""
 
 
-def run(settings: Settings) -> int:
+def describe_exit(code: int) -> str:
+    """ "code 1", or "signal 9 (SIGKILL)" for a process killed by a signal (Popen reports those as -N)."""
+    if code < 0:
+        try:
+            return f"signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"signal {-code}"
+    return f"code {code}"
+
+
+def log_tail(path: Path, lines: int = 12) -> str:
+    """The last lines of a process's log, for the message that says why everything stopped."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 8192))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + line for line in text.splitlines()[-lines:])
+
+
+class GaveUp(RuntimeError):
+    """A process kept dying; the message says which, how, and the end of its log."""
+
+
+class Supervisor:
+    """Keeps a set of child processes running; `step()` is one pass of the watch loop (tests drive it)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        processes: list[Child],
+        policy: RestartPolicy = RestartPolicy(),
+        out: TextIO = sys.stdout,
+    ) -> None:
+        self.settings = settings
+        self.processes = processes
+        self.policy = policy
+        self.out = out
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def publish(self) -> None:
+        """Write every process's state to var/processes.json (read by the gateway's /health)."""
+        entries = {}
+        for child in self.processes:
+            entries[child.name] = {
+                "state": child.state,
+                "pid": child.process.pid if child.process and child.process.poll() is None else None,
+                "restarts": child.restarts,
+                "last_exit": child.exit_codes[-1] if child.exit_codes else None,
+            }
+        process_state.write(self.settings.var_dir, entries)
+
+    def start_all(self, quiet: bool = False) -> None:
+        for child in self.processes:
+            _spawn(child, self.settings, die_with_parent=True)
+            child.state = STARTING
+            if not quiet:
+                assert child.process is not None
+                self.say(f"started {child.name} (pid {child.process.pid}), log: var/logs/{child.name}.log")
+        self.publish()
+
+    def step(self) -> None:
+        """Notice deaths, start what is due, mark what became healthy; raises GaveUp when one keeps dying."""
+        changed = False
+        now = time.monotonic()
+        for child in self.processes:
+            process = child.process
+            if child.state in (STARTING, RESTARTING, UP) and process is not None and process.poll() is not None:
+                self._died(child, process.returncode, now)
+                changed = True
+            elif child.state in (STARTING, RESTARTING) and process is not None:
+                if _child_healthy(child, timeout_s=1):
+                    self._healthy(child, now)
+                    changed = True
+                elif not child.slow_start_said and now - child.started_at > self.policy.slow_start_s:
+                    child.slow_start_said = True
+                    waited = now - child.started_at
+                    self.say(f"{child.name} is still not healthy {waited:.0f} s after starting; waiting")
+            elif child.state == RESTARTING and child.restart_at is not None and now >= child.restart_at:
+                child.restart_at = None
+                child.restarts += 1
+                _spawn(child, self.settings, die_with_parent=True)
+                assert child.process is not None
+                self.say(f"restarting {child.name} (pid {child.process.pid}, restart {child.restarts})")
+                changed = True
+            stayed_up = child.healthy_since is not None and now - child.healthy_since >= self.policy.healthy_reset_s
+            if child.state == UP and stayed_up:
+                child.exit_codes.clear()  # the next death starts from the first backoff again
+        if changed:
+            self.publish()
+
+    def _died(self, child: Child, code: int, now: float) -> None:
+        stayed_up = child.healthy_since is not None and now - child.healthy_since >= self.policy.healthy_reset_s
+        if stayed_up:
+            child.exit_codes.clear()
+        child.exit_codes.append(code)
+        child.process = None
+        child.died_at = now
+        fast = len(child.exit_codes)
+        if fast >= self.policy.max_fast_failures:
+            child.state = DOWN
+            self.publish()
+            codes = ", ".join(describe_exit(c) for c in child.exit_codes)
+            log_path = self.settings.var_dir / "logs" / f"{child.name}.log"
+            raise GaveUp(
+                f"{child.name} died {fast} times in a row without staying up {self.policy.healthy_reset_s:.0f} s "
+                f"(exits: {codes}); restarting it does not help, so everything stops.\n"
+                f"  last lines of {log_path}:\n{log_tail(log_path)}"
+            )
+        delay = self.policy.backoff(fast)
+        child.state = RESTARTING
+        child.restart_at = now + delay
+        child.healthy_since = None
+        self.say(f"{child.name} exited with {describe_exit(code)}; restarting it in {delay:g} s, the others run on")
+
+    def _healthy(self, child: Child, now: float) -> None:
+        if child.state == RESTARTING and child.died_at is not None:
+            self.say(
+                f"{child.name} is back (pid {child.process.pid if child.process else '?'}, "
+                f"{now - child.died_at:.1f} s after it died)"
+            )
+        child.state = UP
+        child.healthy_since = now
+
+    def all_up(self) -> bool:
+        return all(child.state == UP for child in self.processes)
+
+    def stop(self, hurry: Callable[[], bool] = lambda: False) -> None:
+        killed = stop(self.processes, self.policy.grace_s, hurry)
+        if killed:
+            self.say(f"killed {', '.join(killed)} (still running {self.policy.grace_s:g} s after SIGTERM)")
+        self.publish()
+
+
+def run(settings: Settings, policy: RestartPolicy = RestartPolicy()) -> int:
     if not settings.model_path.exists():
         print(f"no model at {settings.model_path}; run `make train` first", file=sys.stderr)
         return 1
-    started = start(settings)
-    stopping = False
+    signals: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    supervisor = Supervisor(settings, children(settings), policy)
+    supervisor.start_all()
+    print("waiting for rasa, actions and gateway to be healthy…", flush=True)
+    started_at = time.monotonic()
+    announced = False
+    code = 0
     try:
-        print("waiting for rasa, actions and gateway to be healthy…", flush=True)
-        wait_healthy(started)
-        print(
-            f"\nE-Town work-permit assistant is running ({_stores(settings)})\n"
-            f"  chat page     {settings.public_url}/\n"
-            f"  staff console {settings.public_url}/staff{demo_login(settings)}\n"
-            f"  health        {settings.public_url}/health\n"
-            f"  rasa (local)  {', '.join(settings.rasa_urls)}\n"
-            "Press Ctrl-C to stop.\n",
-            flush=True,
-        )
-        while not stopping:
-            for child in started:
-                if child.process and child.process.poll() is not None:
-                    print(f"{child.name} exited with code {child.process.returncode}; stopping", file=sys.stderr)
-                    stopping = True
-            time.sleep(0.5)
-    except RuntimeError as exc:
-        print(f"start-up failed: {exc}", file=sys.stderr)
-        stop(started)
-        return 1
-    print("stopping…", flush=True)
-    stop(started)
-    return 0
+        while not signals:
+            supervisor.step()
+            if not announced and supervisor.all_up():
+                announced = True
+                print(
+                    f"\nE-Town work-permit assistant is running ({_stores(settings)}, "
+                    f"up in {time.monotonic() - started_at:.0f} s)\n"
+                    f"  chat page     {settings.public_url}/\n"
+                    f"  staff console {settings.public_url}/staff{demo_login(settings)}\n"
+                    f"  health        {settings.public_url}/health\n"
+                    f"  rasa (local)  {', '.join(settings.rasa_urls)}\n"
+                    "A process that dies is restarted; press Ctrl-C to stop.\n",
+                    flush=True,
+                )
+            time.sleep(0.25)
+    except GaveUp as exc:
+        print(f"\ngiving up: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    print("stopping… (Ctrl-C again to stop at once)", flush=True)
+    supervisor.stop(hurry=lambda: len(signals) >= 2)
+    print("stopped", flush=True)
+    return code
 
 
 def free_port() -> int:

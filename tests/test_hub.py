@@ -67,7 +67,7 @@ async def test_staff_reply_crosses_gateways(gateway_factory, rasa, redis_url) ->
     """The applicant is connected to one gateway, the staff member works on another."""
     applicant_side = await gateway_factory(REDIS_URL=redis_url)
     staff_side = await gateway_factory(REDIS_URL=redis_url)
-    assert (await (await staff_side.get("/health")).json())["components"]["redis"] == "ok"
+    assert (await (await staff_side.get("/health")).json())["components"]["redis"] == "up"
     reply = handing_over(applicant_side)
     rasa.reply = lambda text: (setattr(reply, "sender", rasa.received[-1]["sender"]), reply(text))[1]
     headers = await login(staff_side)

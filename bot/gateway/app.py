@@ -29,7 +29,7 @@ from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
 from bot.handoff import webhook
-from bot.rasa_config import channel_headers
+from bot.rasa_config import channel_headers, rasa_token
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[DB] = Database(settings.database_url)
     app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
-    app[RASA] = RasaClient(app[HTTP], settings.rasa_urls, channel_headers=channel_headers(settings))
+    app[RASA] = RasaClient(
+        app[HTTP], settings.rasa_urls, channel_headers=channel_headers(settings), token=rasa_token(settings)
+    )
     app[HUB] = await start_hub(settings.redis_url)
     app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
     yield
@@ -136,5 +138,11 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
 def run(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s gateway %(levelname)s %(name)s: %(message)s")
     web.run_app(
-        create_app(settings), host=settings.gateway_host, port=settings.gateway_port, print=None, access_log=None
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        print=None,
+        access_log=None,
+        # On SIGTERM, open WebSockets would hold the shutdown for 60 s; browsers reconnect to the next gateway.
+        shutdown_timeout=3.0,
     )

@@ -128,6 +128,10 @@ class ChatService:
         # One lock per conversation keeps its turns in order; unused locks disappear with their last user.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Exactly once across crashes: a message this process stored itself and never sent cannot be in Rasa's
+        # tracker yet; any other (a retry, a resend after a gateway restart) is first looked up there.
+        self._started_at = datetime.now(timezone.utc)
+        self._attempted: set[int] = set()
         self.hasher = PassportHasher(settings.secret_key)
         self.keyer = NumberKeyer(settings.secret_key)
         self.limits = lookup.Limits(
@@ -439,12 +443,15 @@ class ChatService:
         """After staff resolve: resume Rasa and let it ask how the help was (if Rasa is down, the conversation
         stays "resolved" and its next message resumes Rasa first)."""
         await self.hub.publish(conversation_id, {"type": "state", "state": "bot"})
-        if not await self._resume(conversation_id):
-            return
-        try:
-            replies = await self.rasa.send(conversation_id, "/handoff_resolved", {})
-        except RasaUnavailable:
-            return
+        # Under the conversation's lock like any turn: Rasa's in-memory locks are per server, so only the gateway
+        # can keep this turn and a user's message from reaching two servers at once (see RasaClient).
+        async with self._lock(conversation_id), self.hub.conversation_lock(conversation_id):
+            if not await self._resume(conversation_id):
+                return
+            try:
+                replies = await self.rasa.send(conversation_id, "/handoff_resolved", {})
+            except RasaUnavailable:
+                return
         stored = await asyncio.to_thread(store.record_messages, self.db, conversation_id, "bot", bot_items(replies))
         for reply in stored:
             await self.hub.publish(conversation_id, {"type": "message", **reply.as_wire()})
@@ -475,8 +482,12 @@ class ChatService:
             if detected and detected != conversation.language:
                 await asyncio.to_thread(store.set_language, self.db, conversation.id, current=detected)
         await self.hub.publish(conversation.id, {"type": "typing", "role": "bot", "active": True})
+        may_have_reached = not first_attempt or message.seq in self._attempted or not self._stored_here(message)
+        self._attempted.add(message.seq)
         try:
-            replies = await self.rasa.send(conversation.id, text, metadata)
+            replies = await self.rasa.send(
+                conversation.id, text, metadata, seq=message.seq, may_have_reached=may_have_reached
+            )
         except RasaUnavailable as exc:
             log.warning("rasa unavailable for %s: %s", conversation.id[:8], exc)
             await self.hub.publish(conversation.id, {"type": "typing", "role": "bot", "active": False})
@@ -490,7 +501,15 @@ class ChatService:
                 )
             return False
         await self._reply(conversation.id, message.seq, bot_items(replies))
+        self._attempted.discard(message.seq)
         return True
+
+    def _stored_here(self, message: StoredMessage) -> bool:
+        """Stored after this process started (SQLite gives naive UTC times)."""
+        created = message.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=timezone.utc)
+        return created >= self._started_at
 
     async def _reply(self, conversation_id: str, user_seq: int, items: list[tuple[str, dict[str, Any] | None]]) -> None:
         stored = await asyncio.to_thread(store.record_replies, self.db, conversation_id, user_seq, "bot", items)

@@ -1,14 +1,17 @@
-"""/health (each component's state) and /metrics."""
+"""/health (each component's state: up, restarting, down) and /metrics."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 
+from bot import process_state
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
+from bot.process_state import DOWN, RESTARTING, STARTING, UP
 
 routes = web.RouteTableDef()
 
@@ -31,27 +34,42 @@ async def _actions_ok(session: aiohttp.ClientSession, endpoint: str) -> bool:
         return False
 
 
+def component_state(answers: bool, supervised: dict[str, Any] | None) -> str:
+    """up when it answers; restarting when it does not but the supervisor is bringing it back; else down."""
+    if answers:
+        return UP
+    if supervised and supervised.get("state") in (STARTING, RESTARTING):
+        return RESTARTING
+    return DOWN
+
+
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
+    """Each component's state. 200 while conversations are answered (the database, the action server and at
+    least one Rasa server are up: "ok", or "degraded" when something else is down or restarting); 503 otherwise,
+    though messages are still stored and answered once the missing part is back."""
     app = request.app
-    database, rasa, actions, hub = await asyncio.gather(
+    settings = app[SETTINGS]
+    database, rasa, actions, hub, supervised = await asyncio.gather(
         asyncio.to_thread(_database_ok, app[DB]),
-        app[RASA].healthy(),
-        _actions_ok(app[HTTP], app[SETTINGS].action_endpoint),
+        app[RASA].server_health(),
+        _actions_ok(app[HTTP], settings.action_endpoint),
         app[HUB].healthy(),
+        asyncio.to_thread(process_state.read, settings.var_dir),
     )
-    components = {
-        "gateway": "ok",
-        "database": "ok" if database else "down",
-        "rasa": "ok" if rasa else "down",
-        "actions": "ok" if actions else "down",
-    }
+    components = {"gateway": UP, "database": UP if database else DOWN}
+    for name, answers in rasa.items():
+        components[name] = component_state(answers, supervised.get(name))
+    components["actions"] = component_state(actions, supervised.get("actions"))
     if hub is not None:
-        components["redis"] = "ok" if hub else "down"
-    healthy = all(state == "ok" for state in components.values())
-    return web.json_response(
-        {"status": "ok" if healthy else "degraded", "components": components}, status=200 if healthy else 503
-    )
+        components["redis"] = UP if hub else DOWN
+    serving = database and actions and any(rasa.values())
+    everything_up = all(state == UP for state in components.values())
+    status = "ok" if everything_up else ("degraded" if serving else "down")
+    body: dict[str, Any] = {"status": status, "components": components}
+    if supervised:
+        body["restarts"] = {name: entry.get("restarts", 0) for name, entry in supervised.items()}
+    return web.json_response(body, status=200 if serving else 503)
 
 
 @routes.get("/metrics")
