@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.db.models import Case, CaseEvent, CaseVerification, Conversation, Message, MissingMaterial, Ticket
 from bot.gateway.keys import DB
 from bot.handoff import staff_accounts
+from bot.insights import feedback
 from bot.insights import period as periods
 from bot.insights.csvout import to_csv
 from bot.insights.report import build
@@ -25,6 +26,7 @@ NOVEMBER = periods.around("month", date(2026, 11, 15))
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
 PASSWORD = "a long enough password"
 HOSTILE_ITEM = '=HYPERLINK("http://x")<b>bold</b>'
+HOSTILE_QUESTION = "=1+1 <script>window.__pwned=1</script> why this list?"
 
 
 def at(day: int, hour: int = 10, minute: int = 0, month: int = 11) -> datetime:
@@ -51,8 +53,9 @@ def seed(db: Database) -> None:
             s.add(Conversation(id=cid, language=lang, created_at=when, updated_at=when))
             s.flush()
 
-        def say(cid: str, role: str, when: datetime, payload: dict | None = None, name: str = "") -> int:  # type: ignore[type-arg]
-            message = Message(conversation_id=cid, role=role, text="secret text", payload=payload, created_at=when)
+        def say(cid: str, role: str, when: datetime, payload: dict | None = None, name: str = "", text: str = "") -> int:  # type: ignore[type-arg]  # noqa: E501
+            text = text or "secret text"
+            message = Message(conversation_id=cid, role=role, text=text, payload=payload, created_at=when)
             s.add(message)
             s.flush()
             if name:
@@ -88,6 +91,10 @@ def seed(db: Database) -> None:
         say("c5", "user", at(10, 9, 2), {"command": "/unhelpful", "feedback": "down", "about": ids["c5_docs"]})
         # a rating of another conversation's answer is ignored
         say("c5", "user", at(10, 9, 3), {"command": "/unhelpful", "feedback": "down", "about": ids["c1_fees"]})
+        conversation("c6", "en", at(10, 12))
+        say("c6", "user", at(10, 12, 1), text=HOSTILE_QUESTION)
+        say("c6", "bot", at(10, 12, 1), answer("documents", "documents", "en"), "c6_docs")
+        say("c6", "user", at(10, 12, 2), {"command": "/unhelpful", "feedback": "down", "about": ids["c6_docs"]})
         conversation("c0", "en", at(30, 9, month=10))  # October: outside the period
         say("c0", "user", at(30, 9, 1, month=10))
         say("c0", "bot", at(30, 9, 1, month=10), answer("fees", "fees", "en"))
@@ -190,17 +197,17 @@ def test_a_month_of_figures(db: Database) -> None:
     seed(db)
     insights = build(db, NOVEMBER, now=NOW)
     inq = insights.inquiries
-    assert (inq.conversations, inq.questions) == (5, 8)
+    assert (inq.conversations, inq.questions) == (6, 9)
     by_day = {r[0]: (r[1], r[2]) for r in rows(insights, "by_day") if r[1] or r[2]}
-    assert by_day == {"2026-11-02": (2, 3), "2026-11-03": (2, 4), "2026-11-10": (1, 1)}
+    assert by_day == {"2026-11-02": (2, 3), "2026-11-03": (2, 4), "2026-11-10": (2, 2)}
     assert len(rows(insights, "by_day")) == 30
-    assert rows(insights, "by_language") == [["English · 英文", 3, 5], ["Chinese · 中文", 2, 3]]
-    assert rows(insights, "by_topic") == [["(none)", 4], ["documents", 2], ["fees", 2]]
+    assert rows(insights, "by_language") == [["English · 英文", 4, 6], ["Chinese · 中文", 2, 3]]
+    assert rows(insights, "by_topic") == [["(none)", 4], ["documents", 3], ["fees", 2]]
     assert [r[1:] for r in rows(insights, "outcomes")] == [
-        [3, "37.5%"], [1, "12.5%"], [2, "25.0%"], [1, "12.5%"], [1, "12.5%"],
+        [4, "44.4%"], [1, "11.1%"], [2, "22.2%"], [1, "11.1%"], [1, "11.1%"],
     ]  # fmt: skip
-    assert rows(insights, "ratings") == [["fees", 1, 1], ["documents", 0, 1]]
-    assert rows(insights, "top_sections") == [["documents", 2], ["fees", 2]]
+    assert rows(insights, "ratings") == [["documents", 0, 2], ["fees", 1, 1]]
+    assert rows(insights, "top_sections") == [["documents", 3], ["fees", 2]]
 
     assert rows(insights, "tickets") == [
         ["In office hours · 工作时间内", 3, "6", "20", "30", "90"],
@@ -235,7 +242,7 @@ def test_a_month_of_figures(db: Database) -> None:
     ]
     assert rows(insights, "checklist") == [["Yes · 是", 1, 1, "100.0%"], ["No · 否", 2, 1, "50.0%"]]
     headline = dict(insights.headline())
-    assert headline["Inquiries received · 受理咨询"] == "5"
+    assert headline["Inquiries received · 受理咨询"] == "6"
     assert headline["Cases reviewed and processed · 审查办结案件"] == "5"
 
 
@@ -248,6 +255,17 @@ def test_pending_steps_wait_until_they_are_due(db: Database) -> None:
         ("WP2026••••06", "2026-12-01", "open · 未完成", 1),
         ("WP2026••••07", "2026-12-01", "open · 未完成", 1),
     ]
+
+
+def test_not_helpful_sections_with_the_questions_before_them(db: Database) -> None:
+    seed(db)
+    found = feedback.unhelpful_sections(db, days=90, clock=lambda: NOW)
+    assert [(f.section, f.not_helpful, f.helpful) for f in found] == [("documents", 2, 0), ("fees", 1, 1)]
+    assert [q for q, _ in found[0].questions] == ["secret text", HOSTILE_QUESTION]
+    table = list(csv.reader(io.StringIO(feedback.feedback_csv(found))))
+    assert table[0] == ["section", "title", "not_helpful", "helpful", "question_before", "asked_at"]
+    assert table[2][:5] == ["documents", "documents", "2", "0", "'" + HOSTILE_QUESTION]
+    assert feedback.unhelpful_sections(db, days=1, clock=lambda: NOW) == []
 
 
 def test_periods() -> None:
@@ -294,6 +312,10 @@ async def test_pages_need_login_and_render_text(gateway) -> None:  # type: ignor
     assert (await gateway.get("/staff/insights/report?date=soon")).status == 400
     bad = await (await gateway.get("/staff/insights?period=custom&from=x&to=y")).text()
     assert "from must be a date" in bad
+    sections = (await (await gateway.get("/staff/api/feedback")).json())["sections"]
+    assert sections[0]["section"] == "documents" and HOSTILE_QUESTION in sections[0]["questions"]
+    exported = await (await gateway.get("/staff/feedback.csv")).text()
+    assert '"\'' + HOSTILE_QUESTION + '"' in exported
 
 
 # -- in Chromium --------------------------------------------------------------------------------------------------
@@ -338,6 +360,10 @@ def test_insights_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
             expect(page).to_have_url(f"{base}/staff")
+            page.click("nav [data-view=gaps]")
+            expect(page.locator("#feedback tbody")).to_contain_text(HOSTILE_QUESTION)
+            assert page.evaluate("window.__pwned") is None
+            page.screenshot(path=str(SHOTS / "insights-feedback.png"), full_page=True)
             page.click("a[href='/staff/insights']")
             page.goto(f"{base}/staff/insights?{QUERY}")
             expect(page.locator("#period-label")).to_have_text("2026-11-01 – 2026-11-30")

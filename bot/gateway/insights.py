@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from bot.db.models import utcnow
 from bot.gateway.keys import DB
 from bot.gateway.staff import _session
+from bot.insights import feedback
 from bot.insights import period as periods
 from bot.insights.csvout import to_csv
 from bot.insights.report import Insights, build
@@ -87,4 +88,24 @@ async def table_csv(request: web.Request) -> web.Response:
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@routes.get("/staff/api/feedback")
+async def feedback_report(request: web.Request) -> web.Response:
+    """For the guide-gaps page: sections most rated "not helpful" and the questions before them."""
+    await _logged_in(request, page=False)
+    sections = await asyncio.to_thread(feedback.unhelpful_sections, request.app[DB])
+    return web.json_response({"sections": [s.as_json() for s in sections]})
+
+
+@routes.get("/staff/feedback.csv")
+async def feedback_export(request: web.Request) -> web.Response:
+    await _logged_in(request, page=False)
+    sections = await asyncio.to_thread(feedback.unhelpful_sections, request.app[DB])
+    return web.Response(
+        text=feedback.feedback_csv(sections),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="answer-feedback.csv"', "Cache-Control": "no-store"},
     )

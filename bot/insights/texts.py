@@ -77,7 +77,7 @@ NOTES = {
 }
 REPORT = {
     "inquiries": "Inquiries received · 受理咨询",
-    "questions": "Questions answered by the assistant · 智能助手回答的问题",
+    "questions": "Questions asked in the chat · 聊天中的提问",
     "reviewed": "Cases reviewed and processed · 审查办结案件",
     "received": "Cases received · 收件",
 }
