@@ -80,6 +80,7 @@ def _tables(
         [H["day"], H["conversations"], H["questions"]],
         [[d.isoformat(), inq.conversations_by_day[d], inq.questions_by_day[d]] for d in period.days()],
         chart=(0, (1, 2)),
+        columns=True,
     )
     languages = sorted(set(inq.conversations_by_language) | set(inq.questions_by_language))
     by_language = Table(

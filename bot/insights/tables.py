@@ -15,6 +15,7 @@ class Table:
     # Chart: (label column, value columns) to draw as bars, or None for a table only.
     chart: tuple[int, tuple[int, ...]] | None = None
     note: str = ""
+    columns: bool = False  # draw as columns (a series over days) instead of horizontal bars
 
     def column(self, index: int) -> list[Any]:
         return [row[index] for row in self.rows]
