@@ -59,3 +59,4 @@ def test_a_text_edit_goes_live_and_a_broken_one_is_refused(knowledge: Path) -> N
     assert reloader.check_once() == "refused"
     assert "42" in reloader.last_error
     assert "42 offices" not in served_fees_text()
+
