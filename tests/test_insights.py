@@ -226,19 +226,19 @@ def test_a_month_of_figures(db: Database) -> None:
         ("WP2026••••07", "Review", "2026-11-26", "2026-11-27", 1),
     ]
     assert rows(insights, "corrections") == [
-        ["apply_inside_china", 1, 0, "0.0%"],
-        ["cancellation", 1, 0, "0.0%"],
-        ["change_employer", 1, 1, "100.0%"],
-        ["extension", 1, 1, "100.0%"],
-        ["notification_letter", 1, 0, "0.0%"],
-        ["replacement", 1, 0, "0.0%"],
-        ["work_permit_after_entry", 2, 0, "0.0%"],
+        ["apply_inside_china · 境内申请", 1, 0, "0.0%"],
+        ["cancellation · 注销", 1, 0, "0.0%"],
+        ["change_employer · 更换雇主", 1, 1, "100.0%"],
+        ["extension · 延期", 1, 1, "100.0%"],
+        ["notification_letter · 外国人工作许可通知", 1, 0, "0.0%"],
+        ["replacement · 补办", 1, 0, "0.0%"],
+        ["work_permit_after_entry · 外国人工作许可证", 2, 0, "0.0%"],
     ]
     assert rows(insights, "materials") == [
-        ["change_employer", HOSTILE_ITEM, 1],
-        ["change_employer", "Employment contract", 1],
-        ["extension", "Employment contract", 1],
-        ["extension", "Health certificate", 1],
+        ["change_employer · 更换雇主", HOSTILE_ITEM, 1],
+        ["change_employer · 更换雇主", "Employment contract", 1],
+        ["extension · 延期", "Employment contract", 1],
+        ["extension · 延期", "Health certificate", 1],
     ]
     assert rows(insights, "checklist") == [["Yes · 是", 1, 1, "100.0%"], ["No · 否", 2, 1, "50.0%"]]
     headline = dict(insights.headline())
@@ -305,7 +305,7 @@ async def test_pages_need_login_and_render_text(gateway) -> None:  # type: ignor
     exported = await gateway.get(f"/staff/insights/materials.csv?{QUERY}")
     assert exported.headers["Content-Disposition"].endswith('insights-materials-2026-11-01-2026-11-30.csv"')
     table = list(csv.reader(io.StringIO(await exported.text())))
-    assert ["change_employer", "'" + HOSTILE_ITEM, "1"] in table
+    assert ["change_employer · 更换雇主", "'" + HOSTILE_ITEM, "1"] in table
     report = await (await gateway.get("/staff/insights/report?date=2026-11-09")).text()
     assert "2026-11-01 – 2026-11-30" in report and "Cases reviewed and processed" in report
     assert (await gateway.get("/staff/insights/nope.csv")).status == 404

@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.cases.stages import Procedures, default_procedures
 from bot.db import Database
 from bot.db.models import utcnow
+from bot.guide.loader import default_guide
 from bot.insights import cases as case_figures
 from bot.insights import inquiries as inquiry_figures
 from bot.insights import staffing as staff_figures
@@ -19,6 +20,12 @@ from bot.insights.tables import Table
 from bot.workdays import WorkCalendar, default_calendar
 
 H = texts.HEAD
+
+
+def procedure_label(procedure: str) -> str:
+    """ "extension · 延期": the id (as in the case records) with the glossary's first Chinese name."""
+    term = default_guide().terms.get(procedure)
+    return f"{procedure} · {term.zh[0]}" if term and term.zh else procedure
 
 
 def percent(part: int, whole: int) -> str:
@@ -164,7 +171,7 @@ def _tables(
         [
             [
                 x.case,
-                x.procedure,
+                procedure_label(x.procedure),
                 texts.STEPS[x.step],
                 x.due.isoformat(),
                 x.done.isoformat() if x.done else texts.OPEN,
@@ -181,7 +188,7 @@ def _tables(
         [H["procedure"], H["received"], H["sent_back"], H["share"]],
         [
             [
-                p,
+                procedure_label(p),
                 cas.received_by_procedure[p],
                 cas.sent_back_by_procedure[p],
                 percent(cas.sent_back_by_procedure[p], cas.received_by_procedure[p]),
@@ -195,7 +202,7 @@ def _tables(
         t["materials"],
         [H["procedure"], H["item"], H["count"]],
         [
-            [p, item, n]
+            [procedure_label(p), item, n]
             for p in sorted(cas.materials)
             for item, n in sorted(cas.materials[p].items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         ],
