@@ -60,3 +60,60 @@ def test_a_text_edit_goes_live_and_a_broken_one_is_refused(knowledge: Path) -> N
     assert "42" in reloader.last_error
     assert "42 offices" not in served_fees_text()
 
+
+
+@pytest.mark.slow
+def test_a_text_edit_goes_live_in_the_running_stack_without_retraining(tmp_path: Path) -> None:
+    """The real stack (trained model, action server, Rasa) on a copy of knowledge/: the edit is served within
+    seconds, then a broken edit is refused (the action server says so in var/guide-reload.json) and the old text
+    stays served."""
+    import json
+    import time
+
+    import requests
+
+    from bot.supervisor import private_stack
+    from bot.training import MODEL
+
+    if not MODEL.exists():
+        pytest.fail("no trained model: run `make train` (make test does it first)")
+    copy = tmp_path / "knowledge"
+    shutil.copytree(loader.KNOWLEDGE_DIR, copy)
+    fees = copy / "sections" / "fees.yml"
+    var = tmp_path / "var"
+    env = {"KNOWLEDGE_DIR": str(copy), "GUIDE_RELOAD_SECONDS": "0.5", "OFFICE_HOURS": "always", "RASA_PROCESSES": "1"}
+
+    def fees_answer(rasa_url: str) -> str:
+        body = {"sender": "reload-" + str(time.monotonic_ns()), "message": "How much does the work permit cost?"}
+        replies = requests.post(f"{rasa_url}/webhooks/rest/webhook", json=body, timeout=30).json()
+        sections = [(r.get("custom") or {}).get("section") for r in replies]
+        assert "fees" in sections, replies
+        return "\n".join(r.get("text") or "" for r in replies)
+
+    def wait_for(condition, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.25)
+        pytest.fail(f"timed out waiting for {what}")
+
+    def status() -> dict | None:  # type: ignore[type-arg]
+        try:
+            return json.loads((var / "guide-reload.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    with private_stack(var, env) as stack:
+        rasa_url = stack.settings.rasa_url.split(",")[0]
+        assert "free of charge" in fees_answer(rasa_url)
+        edit(fees, EN_OLD, EN_NEW)
+        started = time.monotonic()
+        wait_for(lambda: "costs nothing" in fees_answer(rasa_url), "the edited text to be served")
+        print(f"edit live after {time.monotonic() - started:.1f} s")
+        assert (status() or {}).get("outcome") == "reloaded"
+        edit(fees, "answer:\n", "answer: [\n")
+        refused = wait_for(lambda: (s := status()) and s["outcome"] == "refused" and s, "the refusal")
+        assert "fees.yml" in refused["error"]
+        assert "costs nothing" in fees_answer(rasa_url)

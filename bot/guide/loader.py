@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from bot.guide.models import (
     Term,
 )
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
+# KNOWLEDGE_DIR in the environment points a process at another copy of the folder (tests of the editors' loop).
+KNOWLEDGE_DIR = Path(os.environ.get("KNOWLEDGE_DIR") or Path(__file__).resolve().parents[2] / "knowledge")
 
 SECTION_ID = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
 FACT_REF = re.compile(r"\{fact:([a-z0-9_]+)\.([a-z0-9_]+)\}")

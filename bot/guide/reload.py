@@ -5,9 +5,11 @@ the old text stays. Example questions are read too but only a retrain teaches th
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.checklists import ChecklistError
@@ -31,9 +33,13 @@ def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 class GuideReloader:
-    def __init__(self, root: Path | str = loader.KNOWLEDGE_DIR, interval: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self, root: Path | str = loader.KNOWLEDGE_DIR, interval: float = DEFAULT_INTERVAL_S, status: Path | None = None
+    ) -> None:
         self.root = Path(root)
         self.interval = interval
+        # Where the outcome of the last change is written, for operators (and tests) to read.
+        self.status = status
         self.seen = fingerprint(self.root)
         self.last_error = ""
         self._stop = threading.Event()
@@ -54,12 +60,23 @@ class GuideReloader:
         loader.replace_guide(guide)
         self.last_error = ""
         log.info("guide reloaded from %s: %d sections", self.root, len(guide.sections))
+        self._write_status("reloaded")
         return "reloaded"
 
     def _refuse(self, why: str) -> str:
         self.last_error = why
         log.error("guide change refused, the previous text stays served: %s", why)
+        self._write_status("refused")
         return "refused"
+
+    def _write_status(self, outcome: str) -> None:
+        if self.status is None:
+            return
+        body = {"outcome": outcome, "error": self.last_error, "at": datetime.now(timezone.utc).isoformat()}
+        temporary = self.status.with_suffix(".tmp")
+        temporary.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        temporary.replace(self.status)
 
     def run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -86,6 +103,7 @@ def start_from_environment() -> GuideReloader | None:
         return None
     if interval <= 0 or _started is not None:
         return _started
-    _started = GuideReloader(interval=interval)
+    var_dir = Path(os.environ.get("VAR_DIR") or Path(__file__).resolve().parents[2] / "var")
+    _started = GuideReloader(interval=interval, status=var_dir / "guide-reload.json")
     threading.Thread(target=_started.run, name="guide-reload", daemon=True).start()
     return _started
