@@ -17,6 +17,7 @@ from bot.gateway.hub import start_hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
+from bot.guide import reload
 from bot.handoff import webhook
 from bot.settings import Settings
 
@@ -27,6 +28,7 @@ WEBHOOK_INTERVAL_S = 1.0
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    reload.start_from_environment()  # guide sections offered to staff follow editors' changes too
     app[DB] = Database(settings.database_url)
     app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
     app[RASA] = RasaClient(app[HTTP], settings.rasa_urls)
