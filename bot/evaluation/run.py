@@ -46,6 +46,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from bot.evaluation import diff as eval_diff
 from bot.evaluation.questions import LANGS, Outcome, Question, load_questions
 from bot.rasa_config import channel_headers
 from bot.settings import PROJECT_ROOT, load_settings
@@ -471,6 +472,15 @@ def main(
     print(render_real(real))
     print()
     print(render_synthetic(synthetic, nlu))
+    verdicts = {
+        name: {eval_diff.key(q.lang, q.text): verdict(q, o) for q, o in zip(qs, os_, strict=True)}
+        for name, qs, os_ in (
+            ("real_voice", real_questions, real_outcomes),
+            ("synthetic", synthetic_questions, synthetic_outcomes),
+        )
+    }
+    change = eval_diff.compare_and_save(RESULTS / "verdicts.json", verdicts)
+    print(change.render() if change else "no earlier run to compare with (verdicts saved for the next one)")
     print(f"report: {report.relative_to(PROJECT_ROOT)} (transcripts: results/eval/real_voice.yml)")
     current = figures(real, synthetic)
     sizes = {

@@ -16,6 +16,7 @@ from bot.gateway import (
     cases_api,
     checklist_page,
     health,
+    insights,
     middleware,
     pages,
     socketio_compat,
@@ -28,6 +29,7 @@ from bot.gateway.hub import start_hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
+from bot.guide import reload
 from bot.handoff import webhook
 from bot.rasa_config import channel_headers, rasa_token
 from bot.settings import Settings
@@ -40,6 +42,7 @@ RETENTION_INTERVAL_S = 3600.0
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    reload.start_from_environment()  # guide sections offered to staff follow editors' changes too
     app[DB] = Database(settings.database_url)
     app[HTTP] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
     app[RASA] = RasaClient(
@@ -129,7 +132,7 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
         app.cleanup_ctx.append(_retry_loop)
         app.cleanup_ctx.append(_webhook_loop)
         app.cleanup_ctx.append(_retention_loop)
-    for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff):
+    for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff, insights):
         app.router.add_routes(module.routes)
     socketio_compat.attach(app)
     return app

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from bot.guide.models import (
     Term,
 )
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
+# KNOWLEDGE_DIR in the environment points a process at another copy of the folder (tests of the editors' loop).
+KNOWLEDGE_DIR = Path(os.environ.get("KNOWLEDGE_DIR") or Path(__file__).resolve().parents[2] / "knowledge")
 
 SECTION_ID = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
 FACT_REF = re.compile(r"\{fact:([a-z0-9_]+)\.([a-z0-9_]+)\}")
@@ -254,7 +256,22 @@ def load_guide(root: Path | str = KNOWLEDGE_DIR, partial: bool = False) -> Guide
     return guide
 
 
-@lru_cache(maxsize=1)
+_current: Guide | None = None
+_current_lock = threading.Lock()
+
+
 def default_guide() -> Guide:
-    """The project's guide, loaded once per process (content changes need a restart, like a model)."""
-    return load_guide()
+    """The project's guide, loaded once per process; `bot.guide.reload` swaps in a checked new version when an
+    editor changes knowledge/ (one reference assignment, so a reader sees the old guide or the new one whole)."""
+    global _current
+    if _current is None:
+        with _current_lock:
+            if _current is None:
+                _current = load_guide()
+    return _current
+
+
+def replace_guide(guide: Guide | None) -> None:
+    """Serve `guide` from now on (None: load the project's again on next use)."""
+    global _current
+    _current = guide

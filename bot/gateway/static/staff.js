@@ -219,7 +219,28 @@
     });
   }
 
+  function loadFeedback() {
+    api("/staff/api/feedback").then(function (data) {
+      var body = document.querySelector("#feedback tbody");
+      body.replaceChildren();
+      data.sections.forEach(function (f) {
+        var row = el("tr");
+        var name = el("td");
+        name.appendChild(el("strong", f.title));
+        name.appendChild(el("div", f.section, "muted"));
+        row.appendChild(name);
+        row.appendChild(el("td", f.not_helpful));
+        row.appendChild(el("td", f.helpful));
+        var questions = el("td");
+        f.questions.slice(0, 5).forEach(function (q) { questions.appendChild(el("div", q)); });
+        row.appendChild(questions);
+        body.appendChild(row);
+      });
+    });
+  }
+
   function loadGaps() {
+    loadFeedback();
     api("/staff/api/gaps").then(function (data) {
       var body = document.querySelector("#gaps tbody");
       body.replaceChildren();
