@@ -72,6 +72,7 @@ def test_a_text_edit_goes_live_in_the_running_stack_without_retraining(tmp_path:
 
     import requests
 
+    from bot.rasa_config import channel_headers
     from bot.supervisor import private_stack
     from bot.training import MODEL
 
@@ -83,9 +84,12 @@ def test_a_text_edit_goes_live_in_the_running_stack_without_retraining(tmp_path:
     var = tmp_path / "var"
     env = {"KNOWLEDGE_DIR": str(copy), "GUIDE_RELOAD_SECONDS": "0.5", "OFFICE_HOURS": "always", "RASA_PROCESSES": "1"}
 
+    headers: dict[str, str] = {}
+
     def fees_answer(rasa_url: str) -> str:
         body = {"sender": "reload-" + str(time.monotonic_ns()), "message": "How much does the work permit cost?"}
-        replies = requests.post(f"{rasa_url}/webhooks/rest/webhook", json=body, timeout=30).json()
+        # Rasa's REST channel answers only the gateway's token (bot.rasa_channel).
+        replies = requests.post(f"{rasa_url}/webhooks/rest/webhook", json=body, headers=headers, timeout=30).json()
         sections = [(r.get("custom") or {}).get("section") for r in replies]
         assert "fees" in sections, replies
         return "\n".join(r.get("text") or "" for r in replies)
@@ -107,6 +111,7 @@ def test_a_text_edit_goes_live_in_the_running_stack_without_retraining(tmp_path:
 
     with private_stack(var, env) as stack:
         rasa_url = stack.settings.rasa_url.split(",")[0]
+        headers.update(channel_headers(stack.settings))
         assert "free of charge" in fees_answer(rasa_url)
         edit(fees, EN_OLD, EN_NEW)
         started = time.monotonic()

@@ -330,6 +330,7 @@ def test_insights_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from bot.db.migrate import upgrade
     from bot.gateway.app import create_app
     from bot.settings import load_settings
+    from bot.supervisor import free_port
     from tests.test_browser_console import SHOTS, launch
 
     url = f"sqlite:///{tmp_path / 'insights.db'}"
@@ -338,15 +339,22 @@ def test_insights_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     seed(database)
     staff_accounts.create_staff(database, "bureau", "Bureau", PASSWORD)
     database.dispose()
-    env = {"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "REDIS_URL": "", "RASA_URL": "http://127.0.0.1:9"}
+    # The staff login accepts only the gateway's own origin (PUBLIC_URL): choose the port before the app reads it.
+    port = free_port()
+    env = {
+        "VAR_DIR": str(tmp_path),
+        "DATABASE_URL": url,
+        "REDIS_URL": "",
+        "RASA_URL": "http://127.0.0.1:9",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
     for name, value in {**env, "ACTION_ENDPOINT": "http://127.0.0.1:9/webhook"}.items():
         monkeypatch.setenv(name, value)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(create_app(load_settings(), retry_in_background=False))
     loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     loop.run_until_complete(site.start())
-    port = runner.addresses[0][1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
