@@ -6,14 +6,19 @@ Screenshots (English and Chinese, desktop and phone) go to results/screenshots/.
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import aiohttp
 import pytest
 
 from bot.db import Database
 from bot.handoff import staff_accounts
-from tests.test_browser_console import SHOTS, launch
+from bot.supervisor import STARTUP_TIMEOUT_S
+from tests.test_browser_console import BROWSER_TIMEOUT_MS, SHOTS, launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -32,27 +37,40 @@ def browser():  # type: ignore[no-untyped-def]
         launched.close()
 
 
-def in_thread(make_coroutine) -> None:  # type: ignore[no-untyped-def]
-    """Run async client code beside Playwright's sync API (which keeps an event loop busy in this thread)."""
-    import threading
+class Beside:
+    """Runs `work` in a thread beside Playwright's sync API (which keeps an event loop busy in this thread)."""
 
-    errors: list[BaseException] = []
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._value: list[Any] = []
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
 
-    def target() -> None:
+    def _run(self, work: Callable[[], Any]) -> None:
         try:
-            asyncio.run(make_coroutine())
-        except BaseException as exc:  # noqa: BLE001 - re-raised below in the test's thread
-            errors.append(exc)
+            self._value.append(work())
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result() in the test's thread
+            self._errors.append(exc)
 
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def result(self, timeout_s: float) -> Any:
+        self._thread.join(timeout_s)
+        if self._errors:
+            raise self._errors[0]
+        assert not self._thread.is_alive(), f"still running after {timeout_s:.0f} s"
+        return self._value[0]
 
 
-def open_widget(context, base: str, lang: str | None = None):  # type: ignore[no-untyped-def]
-    page = context.new_page()
+def in_thread(make_coroutine, timeout_s: float = 120) -> Any:  # type: ignore[no-untyped-def]
+    """Run async client code to its end, beside Playwright."""
+    return Beside(lambda: asyncio.run(make_coroutine())).result(timeout_s)
+
+
+def open_widget(context, base: str, lang: str | None = None, page=None):  # type: ignore[no-untyped-def]
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = page or context.new_page()
     page.goto(f"{base}/")
     page.click("button.launcher")
     page.wait_for_selector("section.panel:not([hidden])")
@@ -73,12 +91,8 @@ def wait_reply(page, before: int) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(
         "n => " + SHADOW + ".querySelectorAll('li.msg.bot').length > n",
         arg=before,
-        timeout=30000,
     )
-    page.wait_for_function(
-        "() => " + SHADOW + ".querySelector('.typing').textContent === ''",
-        timeout=30000,
-    )
+    page.wait_for_function("() => " + SHADOW + ".querySelector('.typing').textContent === ''")
 
 
 def last_bot_text(page) -> str:  # type: ignore[no-untyped-def]
@@ -242,11 +256,9 @@ def test_a_gateway_restart_loses_nothing_and_sends_nothing_twice(stack, browser)
     stack.start_one("gateway")
     page.wait_for_function(
         "() => " + SHADOW + ".querySelectorAll('li.msg.user.pending').length === 0",
-        timeout=40000,
     )
     page.wait_for_function(
         "() => [..." + SHADOW + ".querySelectorAll('li.msg.bot')].some(li => /valid/i.test(li.textContent))",
-        timeout=40000,
     )
     assert page.locator("li.msg.user").filter(has_text="How long is a work permit valid?").count() == 1
     page.reload()
@@ -285,4 +297,112 @@ def test_no_serious_accessibility_violations(stack, browser) -> None:  # type: i
     assert serious == []
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.id") == "etown-work-permit-assistant"  # focus back on the launcher
+    context.close()
+
+
+# Rasa stays down this long: more than two of the gateway's 25 s heartbeats, each with its 12.5 s pong deadline.
+OUTAGE_S = 65.0
+FEES_QUESTION = "How much does a work permit cost?"
+FEES_ANSWER = "itself is free of charge"  # from knowledge/sections/fees.yml (English answer)
+
+
+async def silent_client(base: str) -> int:
+    """A client that reads but never answers pings (autoping off): the pings it got before the gateway dropped it.
+    Run during the outage, it shows the heartbeat really was checked while the browser stayed connected."""
+    pings = 0
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/ws", autoping=False) as ws:
+        await ws.send_json({"type": "hello"})
+        while True:
+            message = await ws.receive()
+            if message.type == aiohttp.WSMsgType.PING:
+                pings += 1
+            elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                return pings
+
+
+def stay_connected(page, socket, while_: Callable[[], bool]) -> None:  # type: ignore[no-untyped-def]
+    """Let the page run (Playwright dispatches its events meanwhile); fail as soon as the WebSocket closes."""
+    while while_():
+        assert not socket.is_closed(), "the gateway dropped the browser's connection"
+        page.wait_for_timeout(500)
+    assert not socket.is_closed(), "the gateway dropped the browser's connection"
+
+
+def fees_answers(page) -> int:  # type: ignore[no-untyped-def]
+    return page.locator("li.msg.bot").filter(has_text=FEES_ANSWER).count()
+
+
+def rasa_server_of(stack, conversation: str) -> str:  # type: ignore[no-untyped-def]
+    """The name of the Rasa process the gateway sends this conversation to (it never fails over to another)."""
+    from bot.gateway.rasa_client import RasaClient
+
+    url = RasaClient(None, stack.settings.rasa_urls).server_for(conversation)  # type: ignore[arg-type]
+    return next(c.name for c in stack.processes if c.name.startswith("rasa") and c.health_url.startswith(url + "/"))
+
+
+def test_a_long_rasa_outage_keeps_the_browser_connected_and_answers_once(stack, browser) -> None:  # type: ignore[no-untyped-def]
+    """Rasa down for over a minute. A browser answers the gateway's heartbeat pings at the protocol level, so its
+    WebSocket stays open throughout (while a client that does not answer is dropped); the question asked meanwhile
+    is acknowledged, the user told, and answered once Rasa is back, exactly once."""
+    base = stack.settings.public_url
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    sockets: list[Any] = []
+    frames: list[dict[str, Any]] = []
+
+    def watch(socket) -> None:  # type: ignore[no-untyped-def]
+        sockets.append(socket)
+        socket.on("framereceived", lambda data: frames.append(json.loads(data)))
+
+    page.on("websocket", watch)
+    open_widget(context, base, "en", page=page)
+    ask(page, "hello")
+    assert len(sockets) == 1
+    socket = sockets[0]
+    conversation = next(f["conversation"] for f in frames if f["type"] == "welcome")
+    # Only the server of this conversation: the others do not matter to it, and each start takes a while here.
+    server = rasa_server_of(stack, conversation)
+    stack.stop_one(server)
+    down_since = time.monotonic()
+    restart: Beside | None = None
+    try:
+        control = Beside(lambda: asyncio.run(asyncio.wait_for(silent_client(base), 4 * OUTAGE_S)))
+        page.fill("#etw-input", FEES_QUESTION)
+        page.press("#etw-input", "Enter")
+        page.wait_for_function(  # acknowledged: stored by the gateway
+            "t => [..." + SHADOW + ".querySelectorAll('li.msg.user:not(.pending)')].some(li => li.textContent === t)",
+            arg=FEES_QUESTION,
+        )
+        page.wait_for_function(  # and the user is told
+            "() => [..." + SHADOW + ".querySelectorAll('li.msg.system')].some(li => /restarting/.test(li.textContent))"
+        )
+        stay_connected(page, socket, control.running)
+        assert control.result(0) >= 1  # pinged, did not answer, dropped: the heartbeat is on
+        stay_connected(page, socket, lambda: time.monotonic() - down_since < OUTAGE_S)
+        assert fees_answers(page) == 0
+        restart = Beside(lambda: stack.start_one(server))
+        stay_connected(page, socket, restart.running)
+    finally:
+        if restart is None:
+            stack.start_one(server)
+        else:
+            restart.result(STARTUP_TIMEOUT_S)
+    print(f"Rasa was down {time.monotonic() - down_since:.0f} s; the browser's WebSocket stayed open throughout")
+    page.wait_for_function(
+        "t => [..." + SHADOW + ".querySelectorAll('li.msg.bot')].some(li => li.textContent.includes(t))",
+        arg=FEES_ANSWER,
+    )
+    ask(page, "hello")  # a later turn: a second answer to the question would have come before its reply
+    sent = [f["custom"] for f in frames if f["type"] == "message" and (f.get("custom") or {}).get("type")]
+    assert [c["section"] for c in sent if c["type"] == "guide_answer"] == ["fees"]  # on the wire, once
+    assert fees_answers(page) == 1
+    assert len(sockets) == 1 and not socket.is_closed()
+    page.reload()
+    page.click("button.launcher")
+    page.wait_for_function(
+        "t => [..." + SHADOW + ".querySelectorAll('li.msg.bot')].some(li => li.textContent.includes(t))",
+        arg=FEES_ANSWER,
+    )
+    assert fees_answers(page) == 1  # the stored transcript has it once too
+    assert page.locator("li.msg.user").filter(has_text=FEES_QUESTION).count() == 1
     context.close()
