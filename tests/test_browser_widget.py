@@ -1,6 +1,7 @@
 """The website widget in a real browser (Playwright driving Debian's Chromium) against the real stack, on the demo
 page that imitates the bureau's site: both languages, buttons, checklist, the secure verification form, handoff with
-a staff reply, reload restore, a gateway restart with a message in flight, two tabs, accessibility (axe-core).
+a staff reply, reload restore, a gateway restart with a message in flight, a Rasa outage of over a minute with the
+connection kept, two tabs, accessibility (axe-core).
 Screenshots (English and Chinese, desktop and phone) go to results/screenshots/."""
 
 from __future__ import annotations
