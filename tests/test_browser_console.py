@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp
@@ -69,6 +70,14 @@ async def history(base: str, conversation: str) -> list[dict]:  # type: ignore[t
                 return frame["history"]
 
 
+async def applicant_says(base: str, conversation: str, text: str) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/ws") as ws:
+        await ws.send_json({"type": "hello", "conversation": conversation})
+        await ws.send_json({"type": "message", "id": "later", "text": text})
+        while json.loads((await asyncio.wait_for(ws.receive(), 90)).data)["type"] != "ack":
+            pass
+
+
 def test_staff_console_in_chromium(stack) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect, sync_playwright
 
@@ -109,6 +118,11 @@ def test_staff_console_in_chromium(stack) -> None:  # type: ignore[no-untyped-de
         page.click(".reply button[type=submit]")
         expect(page.locator(".transcript")).to_contain_text("工作许可本身不收费")
         page.fill(".note input", "applicant asked about fees")
+        # Any new message rebuilds the view of the ticket: what the staff member is typing survives it.
+        with ThreadPoolExecutor(1) as beside:  # Playwright's sync API keeps an event loop busy in this thread
+            beside.submit(asyncio.run, applicant_says(base, conversation, "And the residence permit?")).result(120)
+        expect(page.locator(".transcript")).to_contain_text("And the residence permit?")
+        assert page.input_value(".note input") == "applicant asked about fees"
         page.click(".note button")
         expect(page.locator(".note-list")).to_contain_text("applicant asked about fees")
         page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=True)

@@ -4,6 +4,10 @@
   var csrf = null;
   var me = null;
   var selected = null;
+  // The view of a ticket is rebuilt whenever any message arrives: what the staff member is typing lives here, per
+  // ticket, so a rebuild never wipes it; `showing` numbers the rebuilds, so a late, older answer never wins.
+  var drafts = {};
+  var showing = 0;
   var view = "queue";
   var detail = document.getElementById("detail");
   var alertBox = document.getElementById("alert");
@@ -86,9 +90,15 @@
     return item;
   }
 
+  function draft(id) {
+    return drafts[id] || (drafts[id] = { reply: "", note: "" });
+  }
+
   function select(id) {
     selected = id;
-    return api("/staff/api/tickets/" + id).then(render).then(loadTickets).catch(function (e) { notify(e.message); });
+    var request = ++showing;
+    return api("/staff/api/tickets/" + id).then(function (data) { if (request === showing) render(data); })
+      .then(loadTickets).catch(function (e) { notify(e.message); });
   }
 
   function render(data) {
@@ -119,6 +129,8 @@
     node.querySelector(".requeue").hidden = !(mine || (me && me.role === "admin" && t.status === "assigned"));
     node.querySelector(".resolve").hidden = t.status === "resolved";
     node.querySelector(".reply").hidden = !mine;
+    node.querySelector(".reply textarea").value = draft(t.id).reply;
+    node.querySelector(".note input").value = draft(t.id).note;
     wire(node, t);
     detail.replaceChildren(node);
     transcript = detail.querySelector(".transcript");
@@ -142,6 +154,7 @@
     var reply = node.querySelector(".reply");
     var typingTimer = null;
     reply.text.addEventListener("input", function () {
+      draft(t.id).reply = reply.text.value;
       if (typingTimer === null) api("/staff/api/tickets/" + t.id + "/typing", { active: true }).catch(function () {});
       clearTimeout(typingTimer);
       typingTimer = setTimeout(function () {
@@ -154,6 +167,7 @@
       var text = reply.text.value.trim();
       if (!text) return;
       api("/staff/api/tickets/" + t.id + "/reply", { text: text }).then(function () {
+        draft(t.id).reply = "";
         reply.text.value = "";
         select(t.id);
       }).catch(function (e) { notify(e.message); });
@@ -176,14 +190,19 @@
     findSections();
     node.querySelector(".insert").addEventListener("click", function () {
       if (found[pick.value]) reply.text.value = (reply.text.value ? reply.text.value + "\n" : "") + found[pick.value];
+      draft(t.id).reply = reply.text.value;
       reply.text.focus();
     });
+    node.querySelector(".note input").addEventListener("input", function (event) { draft(t.id).note = event.target.value; });
     node.querySelector(".note").addEventListener("submit", function (event) {
       event.preventDefault();
       var input = event.target.text;
       if (!input.value.trim()) return;
-      api("/staff/api/tickets/" + t.id + "/note", { text: input.value }).then(function () { input.value = ""; select(t.id); })
-        .catch(function (e) { notify(e.message); });
+      api("/staff/api/tickets/" + t.id + "/note", { text: input.value }).then(function () {
+        draft(t.id).note = "";
+        input.value = "";
+        select(t.id);
+      }).catch(function (e) { notify(e.message); });
     });
   }
 
