@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -70,7 +71,7 @@ class ChatClient:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_json(frame)
 
-    async def next(self, kind: str | None = None, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+    async def next(self, kind: str | None = None, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
         """The next frame of `kind` (and matching fields), skipping others (they are kept in `frames`)."""
 
         async def read() -> dict[str, Any]:
@@ -83,5 +84,14 @@ class ChatClient:
 
         return await asyncio.wait_for(read(), timeout)
 
-    async def bot_reply(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def bot_reply(self, timeout: float = 30.0) -> dict[str, Any]:
         return await self.next("message", timeout=timeout, role="bot")
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
+    """Wait until `check()` holds (polled; it may read the database), instead of sleeping and hoping."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what} after {timeout:.0f} s")
+        await asyncio.sleep(0.05)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp
@@ -29,9 +30,17 @@ LAUNCH_ARGS = [
 ]
 
 
+# Every wait is for something to appear, so a generous bound costs nothing when all is well and keeps a slow or
+# busy machine (Playwright's defaults: 30 s for pages, 5 s for expect) from failing a test by slowness alone.
+BROWSER_TIMEOUT_MS = 90_000
+
+
 def launch(playwright):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: `make test` installs it (make browser)")
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
 
 
@@ -43,7 +52,7 @@ async def applicant_asks_for_a_person(base: str) -> tuple[str, int]:
         await ws.send_json({"type": "message", "id": "1", "text": HOSTILE})
         await ws.send_json({"type": "message", "id": "2", "text": "转人工"})
         while ticket is None:
-            frame = json.loads((await asyncio.wait_for(ws.receive(), 30)).data)
+            frame = json.loads((await asyncio.wait_for(ws.receive(), 90)).data)
             if frame["type"] == "welcome":
                 conversation = frame["conversation"]
             if frame["type"] == "message" and (frame.get("custom") or {}).get("type") == "handoff":
@@ -56,9 +65,17 @@ async def history(base: str, conversation: str) -> list[dict]:  # type: ignore[t
     async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/ws") as ws:
         await ws.send_json({"type": "hello", "conversation": conversation})
         while True:
-            frame = json.loads((await asyncio.wait_for(ws.receive(), 10)).data)
+            frame = json.loads((await asyncio.wait_for(ws.receive(), 90)).data)
             if frame["type"] == "welcome":
                 return frame["history"]
+
+
+async def applicant_says(base: str, conversation: str, text: str) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/ws") as ws:
+        await ws.send_json({"type": "hello", "conversation": conversation})
+        await ws.send_json({"type": "message", "id": "later", "text": text})
+        while json.loads((await asyncio.wait_for(ws.receive(), 90)).data)["type"] != "ack":
+            pass
 
 
 def test_staff_console_in_chromium(stack) -> None:  # type: ignore[no-untyped-def]
@@ -73,6 +90,7 @@ def test_staff_console_in_chromium(stack) -> None:  # type: ignore[no-untyped-de
     with sync_playwright() as playwright:
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
         page.goto(f"{base}/staff")
         expect(page).to_have_url(f"{base}/staff/login")
         page.fill("#username", "browser-staff")
@@ -100,6 +118,11 @@ def test_staff_console_in_chromium(stack) -> None:  # type: ignore[no-untyped-de
         page.click(".reply button[type=submit]")
         expect(page.locator(".transcript")).to_contain_text("工作许可本身不收费")
         page.fill(".note input", "applicant asked about fees")
+        # Any new message rebuilds the view of the ticket: what the staff member is typing survives it.
+        with ThreadPoolExecutor(1) as beside:  # Playwright's sync API keeps an event loop busy in this thread
+            beside.submit(asyncio.run, applicant_says(base, conversation, "And the residence permit?")).result(120)
+        expect(page.locator(".transcript")).to_contain_text("And the residence permit?")
+        assert page.input_value(".note input") == "applicant asked about fees"
         page.click(".note button")
         expect(page.locator(".note-list")).to_contain_text("applicant asked about fees")
         page.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=True)

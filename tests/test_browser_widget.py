@@ -1,21 +1,26 @@
 """The website widget in a real browser (Playwright driving Debian's Chromium) against the real stack, on the demo
 page that imitates the bureau's site: both languages, buttons, checklist, the secure verification form, handoff with
-a staff reply, reload restore, a gateway restart with a message in flight, two tabs, accessibility (axe-core), and
-that a script of the host page can reach neither the conversation id nor the passport field (the panel is an iframe
-of the gateway's origin).
+a staff reply, reload restore, a gateway restart with a message in flight, a Rasa outage of over a minute with the
+connection kept, two tabs, accessibility (axe-core), and that a script of the host page can reach neither the
+conversation id nor the passport field (the panel is an iframe of the gateway's origin).
 Screenshots (English and Chinese, desktop and phone) go to results/screenshots/."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import aiohttp
 import pytest
 
 from bot.db import Database
 from bot.handoff import staff_accounts
-from tests.test_browser_console import CHROMIUM, LAUNCH_ARGS, SHOTS, launch
+from bot.supervisor import STARTUP_TIMEOUT_S
+from tests.test_browser_console import BROWSER_TIMEOUT_MS, CHROMIUM, LAUNCH_ARGS, SHOTS, launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -55,23 +60,35 @@ def site_browser(playwright):  # type: ignore[no-untyped-def]
     launched.close()
 
 
-def in_thread(make_coroutine) -> None:  # type: ignore[no-untyped-def]
-    """Run async client code beside Playwright's sync API (which keeps an event loop busy in this thread)."""
-    import threading
+class Beside:
+    """Runs `work` in a thread beside Playwright's sync API (which keeps an event loop busy in this thread)."""
 
-    errors: list[BaseException] = []
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._value: list[Any] = []
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
 
-    def target() -> None:
+    def _run(self, work: Callable[[], Any]) -> None:
         try:
-            asyncio.run(make_coroutine())
-        except BaseException as exc:  # noqa: BLE001 - re-raised below in the test's thread
-            errors.append(exc)
+            self._value.append(work())
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result() in the test's thread
+            self._errors.append(exc)
 
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def result(self, timeout_s: float) -> Any:
+        self._thread.join(timeout_s)
+        if self._errors:
+            raise self._errors[0]
+        assert not self._thread.is_alive(), f"still running after {timeout_s:.0f} s"
+        return self._value[0]
+
+
+def in_thread(make_coroutine, timeout_s: float = 120) -> Any:  # type: ignore[no-untyped-def]
+    """Run async client code to its end, beside Playwright."""
+    return Beside(lambda: asyncio.run(make_coroutine())).result(timeout_s)
 
 
 def open_panel(page):  # type: ignore[no-untyped-def]
@@ -83,9 +100,10 @@ def open_panel(page):  # type: ignore[no-untyped-def]
     return chat
 
 
-def open_widget(context, base: str, lang: str | None = None):  # type: ignore[no-untyped-def]
+def open_widget(context, base: str, lang: str | None = None, page=None):  # type: ignore[no-untyped-def]
     """(host page, panel frame)."""
-    page = context.new_page()
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = page or context.new_page()
     page.goto(f"{base}/")
     chat = open_panel(page)
     if lang is not None and chat.get_attribute("section.panel", "lang") != ("zh-CN" if lang == "zh" else "en"):
@@ -105,12 +123,8 @@ def wait_reply(page, before: int) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(
         "n => " + SHADOW + ".querySelectorAll('li.msg.bot').length > n",
         arg=before,
-        timeout=30000,
     )
-    page.wait_for_function(
-        "() => " + SHADOW + ".querySelector('.typing').textContent === ''",
-        timeout=30000,
-    )
+    page.wait_for_function("() => " + SHADOW + ".querySelector('.typing').textContent === ''")
 
 
 def last_bot_text(page) -> str:  # type: ignore[no-untyped-def]
@@ -331,11 +345,9 @@ def test_a_gateway_restart_loses_nothing_and_sends_nothing_twice(stack, browser)
     stack.start_one("gateway")
     chat.wait_for_function(
         "() => " + SHADOW + ".querySelectorAll('li.msg.user.pending').length === 0",
-        timeout=40000,
     )
     chat.wait_for_function(
         "() => [..." + SHADOW + ".querySelectorAll('li.msg.bot')].some(li => /valid/i.test(li.textContent))",
-        timeout=40000,
     )
     assert chat.locator("li.msg.user").filter(has_text="How long is a work permit valid?").count() == 1
     page.reload()
@@ -380,4 +392,111 @@ def test_no_serious_accessibility_violations(stack, browser) -> None:  # type: i
         "() => document.activeElement && document.activeElement.id === 'etown-work-permit-assistant'"
     )
     assert page.locator(FRAME).is_hidden()
+    context.close()
+
+
+# Rasa stays down this long: more than two of the gateway's 25 s heartbeats, each with its 12.5 s pong deadline.
+OUTAGE_S = 65.0
+FEES_QUESTION = "How much does a work permit cost?"
+FEES_ANSWER = "itself is free of charge"  # from knowledge/sections/fees.yml (English answer)
+
+
+async def silent_client(base: str) -> int:
+    """A client that reads but never answers pings (autoping off): the pings it got before the gateway dropped it.
+    Run during the outage, it shows the heartbeat really was checked while the browser stayed connected."""
+    pings = 0
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{base}/ws", autoping=False) as ws:
+        await ws.send_json({"type": "hello"})
+        while True:
+            message = await ws.receive()
+            if message.type == aiohttp.WSMsgType.PING:
+                pings += 1
+            elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                return pings
+
+
+def stay_connected(page, socket, while_: Callable[[], bool]) -> None:  # type: ignore[no-untyped-def]
+    """Let the page run (Playwright dispatches its events meanwhile); fail as soon as the WebSocket closes."""
+    while while_():
+        assert not socket.is_closed(), "the gateway dropped the browser's connection"
+        page.wait_for_timeout(500)
+    assert not socket.is_closed(), "the gateway dropped the browser's connection"
+
+
+def fees_answers(page) -> int:  # type: ignore[no-untyped-def]
+    return page.locator("li.msg.bot").filter(has_text=FEES_ANSWER).count()
+
+
+def rasa_servers(stack) -> list[str]:  # type: ignore[no-untyped-def]
+    """The names of the Rasa processes: all of them go down, since the gateway fails a conversation over to any
+    live one."""
+    return [c.name for c in stack.processes if c.name.startswith("rasa")]
+
+
+def test_a_long_rasa_outage_keeps_the_browser_connected_and_answers_once(stack, browser) -> None:  # type: ignore[no-untyped-def]
+    """Rasa down for over a minute. A browser answers the gateway's heartbeat pings at the protocol level, so its
+    WebSocket stays open throughout (while a client that does not answer is dropped); the question asked meanwhile
+    is acknowledged, the user told, and answered once Rasa is back, exactly once."""
+    base = stack.settings.public_url
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    sockets: list[Any] = []
+    frames: list[dict[str, Any]] = []
+
+    def watch(socket) -> None:  # type: ignore[no-untyped-def]
+        sockets.append(socket)
+        socket.on("framereceived", lambda data: frames.append(json.loads(data)))
+
+    page.on("websocket", watch)  # the panel's frame opens it; page events cover its frames
+    _page, chat = open_widget(context, base, "en", page=page)
+    ask(chat, "hello")
+    assert len(sockets) == 1
+    socket = sockets[0]
+    servers = rasa_servers(stack)
+    for server in servers:
+        stack.stop_one(server)
+    down_since = time.monotonic()
+    restart: Beside | None = None
+    try:
+        control = Beside(lambda: asyncio.run(asyncio.wait_for(silent_client(base), 4 * OUTAGE_S)))
+        chat.fill("#etw-input", FEES_QUESTION)
+        chat.press("#etw-input", "Enter")
+        chat.wait_for_function(  # acknowledged: stored by the gateway
+            "t => [..." + SHADOW + ".querySelectorAll('li.msg.user:not(.pending)')].some(li => li.textContent === t)",
+            arg=FEES_QUESTION,
+        )
+        chat.wait_for_function(  # and the user is told
+            "() => [..." + SHADOW + ".querySelectorAll('li.msg.system')].some(li => /restarting/.test(li.textContent))"
+        )
+        stay_connected(page, socket, control.running)
+        assert control.result(0) >= 1  # pinged, did not answer, dropped: the heartbeat is on
+        stay_connected(page, socket, lambda: time.monotonic() - down_since < OUTAGE_S)
+        assert fees_answers(chat) == 0
+        # One after another: each start rewrites the runtime endpoints file.
+        restart = Beside(lambda: [stack.start_one(server) for server in servers])
+        stay_connected(page, socket, restart.running)
+    finally:
+        if restart is None:
+            for server in servers:
+                stack.start_one(server)
+        else:
+            restart.result(STARTUP_TIMEOUT_S * len(servers))
+    print(f"Rasa was down {time.monotonic() - down_since:.0f} s; the browser's WebSocket stayed open throughout")
+    chat.wait_for_function(
+        "t => [..." + SHADOW + ".querySelectorAll('li.msg.bot')].some(li => li.textContent.includes(t))",
+        arg=FEES_ANSWER,
+    )
+    ask(chat, "hello")  # a later turn: a second answer to the question would have come before its reply
+    sent = [f["custom"] for f in frames if f["type"] == "message" and (f.get("custom") or {}).get("type")]
+    assert [c["section"] for c in sent if c["type"] == "guide_answer"] == ["fees"]  # on the wire, once
+    assert fees_answers(chat) == 1
+    assert len(sockets) == 1 and not socket.is_closed()
+    page.reload()
+    chat = open_panel(page)
+    chat.wait_for_function(
+        "t => [..." + SHADOW + ".querySelectorAll('li.msg.bot')].some(li => li.textContent.includes(t))",
+        arg=FEES_ANSWER,
+    )
+    assert fees_answers(chat) == 1  # the stored transcript has it once too
+    assert chat.locator("li.msg.user").filter(has_text=FEES_QUESTION).count() == 1
     context.close()

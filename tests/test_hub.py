@@ -29,18 +29,36 @@ async def test_events_cross_gateways_once(redis_url: str) -> None:
         here, there = first.subscribe("c1"), second.subscribe("c1")
         elsewhere = second.subscribe("c2")
         await first.publish("c1", {"type": "message", "text": "<b>hi</b> 你好"})
-        assert await asyncio.wait_for(there.get(), 5) == {"type": "message", "text": "<b>hi</b> 你好"}
+        assert await asyncio.wait_for(there.get(), 30) == {"type": "message", "text": "<b>hi</b> 你好"}
         assert here.get_nowait() == {"type": "message", "text": "<b>hi</b> 你好"}
         await second.publish("c1", {"type": "typing"})
-        assert await asyncio.wait_for(here.get(), 5) == {"type": "typing"}
-        await asyncio.sleep(0.2)
+        assert await asyncio.wait_for(here.get(), 30) == {"type": "typing"}
+        # Redis relays in publishing order: an echo of a hub's own event, or an event of another topic, would
+        # arrive before these markers.
+        await second.publish("c1", {"type": "marker"})
+        await first.publish("c2", {"type": "marker"})
+        assert await asyncio.wait_for(here.get(), 30) == {"type": "marker"}
+        assert await asyncio.wait_for(elsewhere.get(), 30) == {"type": "marker"}
         assert here.empty() and elsewhere.empty()  # no echo of its own events, nothing on other topics
     finally:
         await first.close()
         await second.close()
 
 
-async def test_the_conversation_lock_excludes_the_other_gateway(redis_url: str) -> None:
+async def test_the_conversation_lock_excludes_the_other_gateway(redis_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from redis.asyncio.lock import Lock
+
+    refused = asyncio.Event()
+    attempt = Lock.do_acquire
+
+    async def watched(lock: Lock, token: bytes) -> bool:
+        """Redis's own attempt to take the lock, noting each refusal."""
+        taken = await attempt(lock, token)
+        if not taken:
+            refused.set()
+        return taken
+
+    monkeypatch.setattr(Lock, "do_acquire", watched)
     first, second = RedisHub(redis_url), RedisHub(redis_url)
     await first.start()
     await second.start()
@@ -48,10 +66,10 @@ async def test_the_conversation_lock_excludes_the_other_gateway(redis_url: str) 
     try:
         async with first.conversation_lock("c1"):
             waiting = asyncio.create_task(_take(second, "c1", order))
-            await asyncio.sleep(0.3)
+            await asyncio.wait_for(refused.wait(), 30)  # the second gateway asked Redis and was refused
             assert not waiting.done()
             order.append("first releases")
-        await asyncio.wait_for(waiting, 5)
+        await asyncio.wait_for(waiting, 30)
         assert order == ["first releases", "second holds"]
     finally:
         await first.close()

@@ -6,8 +6,10 @@ import asyncio
 
 import socketio
 
+from bot.conversations import store
 from bot.gateway.keys import DB
 from bot.handoff import staff_accounts, tickets
+from tests.gateway_support import eventually
 
 
 class Webchat:
@@ -23,13 +25,13 @@ class Webchat:
     async def start(self, url: str, session_id: str | None = None, transports: list[str] | None = None) -> str:
         await self.client.connect(url, socketio_path="socket.io", transports=transports or ["websocket"])
         await self.client.emit("session_request", {"session_id": session_id})
-        return await asyncio.wait_for(self.session, 10)
+        return await asyncio.wait_for(self.session, 30)
 
     async def say(self, session_id: str, text: str, custom: dict | None = None) -> None:  # type: ignore[type-arg]
         await self.client.emit("user_uttered", {"message": text, "customData": custom or {}, "session_id": session_id})
 
     async def next(self) -> dict:  # type: ignore[type-arg]
-        return await asyncio.wait_for(self.inbox.get(), 10)
+        return await asyncio.wait_for(self.inbox.get(), 30)
 
 
 async def test_session_and_messages_follow_rasas_protocol(gateway, rasa) -> None:
@@ -67,7 +69,13 @@ async def test_staff_replies_reach_webchat_during_a_handoff(gateway, rasa) -> No
     tickets.claim(gateway.app[DB], ticket.id, staff.id)
     before = len(rasa.received)
     await chat.say(session, "is anyone there?")
-    await asyncio.sleep(0.2)
+
+    def handed_to_staff() -> bool:
+        stored = [m.text for m in store.history(gateway.app[DB], session) if m.role == "user"]
+        return "is anyone there?" in stored and store.undelivered_user_messages(gateway.app[DB]) == []
+
+    # Stored and delivered (to the staff side: nothing is left that could still go to Rasa), and Rasa got nothing.
+    await eventually(handed_to_staff, what="the message handed to the staff")
     assert len(rasa.received) == before
     from bot.gateway.keys import CHAT
 
