@@ -29,7 +29,11 @@ from bot.process_state import DOWN, RESTARTING, STARTING, UP
 from bot.rasa_config import rasa_token, write_runtime_endpoints
 from bot.settings import PROJECT_ROOT, Settings, rasa_processes
 
-STARTUP_TIMEOUT_S = 180
+# A process still not healthy after SLOW_START_S is reported; one still not healthy after STARTUP_TIMEOUT_S is taken
+# as hung. One Rasa start takes ~90 s on a loaded 2-core machine, so the bound is generous: a process that dies is
+# noticed at once anyway.
+SLOW_START_S = 180
+STARTUP_TIMEOUT_S = 600
 # One message at a time is tiny maths: extra TensorFlow/BLAS threads only spin, burning the core the other
 # processes need (measured: ~2x Rasa's CPU per turn with the defaults on 2 cores). Set them to override.
 # Rasa and the action server are Sanic apps, which wait up to 15 s on SIGTERM for idle keep-alive connections (the
@@ -62,7 +66,7 @@ class RestartPolicy:
     max_fast_failures: int = 5
     # Said once when a process is not healthy this long after a (re)start. It is not killed: on a loaded machine
     # Rasa may simply need longer to load its model, and starting it again would only make that worse.
-    slow_start_s: float = STARTUP_TIMEOUT_S
+    slow_start_s: float = SLOW_START_S
     # SIGTERM first; whatever still runs after this many seconds gets SIGKILL.
     grace_s: float = 10.0
 
