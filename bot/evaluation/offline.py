@@ -77,6 +77,7 @@ def parse_data(model: SectionModel, text: str) -> dict[str, Any]:
     """What the ranker puts into Rasa's parse data for this text (the part the answer policy reads)."""
     result = rank_message(model, text)
     return {
+        "text": text,
         "response_selector": {
             "faq": {
                 "ranking": [{"intent_response_key": f"faq/{sid}", "confidence": conf} for sid, conf in result.ranking],

@@ -11,6 +11,7 @@ from typing import Any
 from bot import checklists
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection
+from bot.guide.situation import needs_person
 
 # Answer the first choice unless the leaders are truly tied: the top section is answered when it has at least
 # ANSWER_CONFIDENCE and leads the runner-up by LEAD; the runners-up then come as "Related" buttons. Only a near
@@ -28,8 +29,8 @@ RELATED_SHARE = 0.15
 RELATED_OPTIONS = 2
 # A question inside a long post adds its own section when its ranking is this sure of it (at most MAX_SECTIONS
 # sections in one reply).
-PART_CONFIDENCE = 0.45
-PART_LEAD = 2.0
+PART_CONFIDENCE = 0.3
+PART_LEAD = 1.5
 MAX_SECTIONS = 3
 
 UNCONFIRMED = {
@@ -211,6 +212,7 @@ def answer(
     lang: str,
     more: tuple[GuideSection, ...] = (),
     related: tuple[GuideSection, ...] = (),
+    offer_person: bool = False,
 ) -> Reply:
     """The answer to a question (and, for a long post, up to two more sections), key fact first.
 
@@ -225,7 +227,7 @@ def answer(
         if block["details"]:
             parts.append(block["details"])
         parts.append(block["footer"])
-    needs_staff = any(s.needs_staff for s in sections)
+    needs_staff = offer_person or any(s.needs_staff for s in sections)
     if needs_staff:
         parts.append(TEXTS["staff_first"][lang])
     url = source_url(section)
@@ -254,7 +256,11 @@ def answer(
 
 
 def respond(guide: Guide, parse_data: dict[str, Any], lang: str, chosen: str | None = None) -> tuple[Decision, Reply]:
-    """What the bot says to a guide question: the one policy behind the action, the fallback and the eval."""
+    """What the bot says to a guide question: the one policy behind the action, the fallback and the eval.
+
+    A message describing a dispute, a refusal, withheld documents or an overstay offers a person first.
+    """
+    person = needs_person(str(parse_data.get("text") or ""))
     if chosen in guide.sections:  # a button of a previous choice names its section
         decision = Decision("answer", (chosen,))
     else:
@@ -262,18 +268,18 @@ def respond(guide: Guide, parse_data: dict[str, Any], lang: str, chosen: str | N
     if decision.kind == "answer":
         first, *more = (guide.sections[sid] for sid in decision.sections)
         related = tuple(guide.sections[sid] for sid in decision.related)
-        return decision, answer(guide, first, lang, tuple(more), related)
+        return decision, answer(guide, first, lang, tuple(more), related, offer_person=person)
     if decision.kind == "clarify":
-        return decision, clarify(guide, decision.sections, lang)
+        return decision, clarify(guide, decision.sections, lang, offer_person=person)
     return decision, not_covered(lang)
 
 
-def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str) -> Reply:
+def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person: bool = False) -> Reply:
     """Which of these did you mean? Every menu also offers a person (first when a candidate needs one)."""
     candidates = [guide.sections[sid] for sid in section_ids if sid in guide.sections]
     options = [section_button(s, lang) for s in candidates]
     options.append({"title": TEXTS["none_of_these"][lang], "payload": "/out_of_scope"})
-    if any(s.needs_staff for s in candidates):
+    if offer_person or any(s.needs_staff for s in candidates):
         options.insert(0, handoff_button(lang))
     else:
         options.append(handoff_button(lang))
