@@ -24,6 +24,9 @@ CLARIFY_CONFIDENCE = 0.08
 OPTION_SHARE = 0.25
 OPTION_FLOOR = 0.05
 CLARIFY_OPTIONS = 3
+# When Rasa's intent classifier is unsure (nlu_fallback) but the section ranking is at least this sure, the
+# guide question is answered by the same policy instead of a "did you mean" menu.
+FALLBACK_ANSWER_CONFIDENCE = 0.3
 # Related buttons under an answer: the next sections with at least RELATED_SHARE of the top's confidence.
 RELATED_SHARE = 0.15
 RELATED_OPTIONS = 2
@@ -228,8 +231,9 @@ def answer(
             parts.append(block["details"])
         parts.append(block["footer"])
     needs_staff = offer_person or any(s.needs_staff for s in sections)
-    if needs_staff:
-        parts.append(TEXTS["staff_first"][lang])
+    note = TEXTS["staff_first"][lang] if needs_staff else None
+    if note:
+        parts.append(note)
     url = source_url(section)
     custom = {
         "type": "guide_answer",
@@ -246,6 +250,7 @@ def answer(
         # What the widget shows: each section's key fact, its details under "More", and its source.
         "blocks": blocks,
         "related": [section_button(r, lang) for r in related],
+        "note": note,
     }
     buttons = [handoff_button(lang)] if needs_staff else []
     if section.procedure in checklists.all_checklists():
