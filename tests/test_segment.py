@@ -12,7 +12,10 @@ def test_a_short_question_is_one_part() -> None:
 
 
 def test_numbered_and_connected_chinese_questions_are_split() -> None:
-    post = "您好，我们是HR，想问几个问题：一是工作许可什么时候能办延期；二是换公司要不要重办居留许可；另外上海的流程一样吗？"
+    post = (
+        "您好，我们是HR，想问几个问题：一是工作许可什么时候能办延期；二是换公司要不要重办居留许可；"
+        "另外上海的流程一样吗？"
+    )
     parts = question_parts(post)
     assert any(p.startswith("工作许可什么时候能办延期") for p in parts)
     assert any("换公司要不要重办居留许可" in p for p in parts)

@@ -84,7 +84,7 @@ def parse_data(model: SectionModel, text: str) -> dict[str, Any]:
                 "none_of_the_sections": result.none,
                 "parts": [{"text": t, "ranking": [list(p) for p in part]} for t, part in result.parts],
             }
-        }
+        },
     }
 
 
