@@ -15,9 +15,10 @@ _PERSON_CUES = re.compile(
     r"|(?:not|never) (?:give|giving|return|returning) (?:me )?(?:back )?(?:my|the|his|her) "
     r"(?:passport|documents?|diploma|card)"
     r"|holding (?:my|his|her) (?:passport|documents?|diploma)|keeps? (?:my|his|her) passport"
-    r"|owe[sd]? (?:me|him|her)|unpaid|overst|over-?stay|expired \d+ days? ago|illegal|black ?list|appeal|complain"
+    r"|owe[sd]? (?:me|him|her)|broke(?:n)? (?:the |my |parts of the )?contract"
+    r"|unpaid|overst|over-?stay|expired \d+ days? ago|illegal|black ?list|appeal|complain"
     r"|纠纷|拒绝|被拒|不予许可|不批|驳回|申诉|复议|投诉|扣(?:着|留|押)?(?:我的|他的|员工的)?护照|不给(?:办|开|还|签)|不还"
-    r"|不配合|拖着|(?:签证|居留许可|居留证|居留|visa)\S{0,4}过期|逾期|超期|滞留|黑户|非法|违法|罚款|遣返|欠(?:工资|薪)|违约金|仲裁",
+    r"|不配合|拖着|(?:签证|居留许可|居留证|居留|visa)\S{0,4}过期|逾期|超期|滞留|黑户|非法|违法|罚款|遣返|欠(?:工资|薪)|违约金|仲裁|连带责任|违反合同",
     re.IGNORECASE,
 )
 
