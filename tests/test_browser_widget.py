@@ -111,6 +111,12 @@ def test_conversation_in_both_languages_with_sources_and_buttons(stack, browser)
     answer = page.locator("li.msg.bot").filter(has_text="Extending a work permit").last
     assert answer.locator("p.footer").count() >= 1 and answer.locator("a[target=_blank]").count() >= 1
     assert answer.locator(".rate button").count() == 2
+    # Key fact first; the details wait under "More".
+    more = answer.locator("button.more").first
+    details = page.locator("#" + more.get_attribute("aria-controls"))
+    assert more.get_attribute("aria-expanded") == "false" and not details.is_visible()
+    more.click()
+    assert more.get_attribute("aria-expanded") == "true" and details.is_visible()
     page.screenshot(path=str(SHOTS / "widget-desktop-en.png"))
     ask(page, "problem with my permit")
     group = page.locator(".buttons").last
