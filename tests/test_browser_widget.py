@@ -119,13 +119,16 @@ def test_conversation_in_both_languages_with_sources_and_buttons(stack, browser)
     assert more.get_attribute("aria-expanded") == "true" and details.is_visible()
     page.screenshot(path=str(SHOTS / "widget-desktop-en.png"))
     ask(page, "problem with my permit")
-    group = page.locator(".buttons").last
+    # The group is pinned by position: the reply to the click brings buttons of its own (related questions).
+    clicked = page.locator(".buttons").count() - 1
+    group = page.locator(".buttons").nth(clicked)
     first = group.locator("button").first
     before = page.locator("li.msg.bot").count()
     first.click()
     wait_reply(page, before)
     page.wait_for_function(
-        "() => [..." + SHADOW + ".querySelectorAll('.buttons')].pop().querySelectorAll('button[disabled]').length > 0"
+        "(i) => [..." + SHADOW + ".querySelectorAll('.buttons')][i].querySelectorAll('button[disabled]').length > 0",
+        arg=clicked,
     )
     assert group.locator("button").first.is_visible()  # used buttons stay visible, disabled
     page.click("header button.lang")
