@@ -20,23 +20,18 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        guide = default_guide()
-        lang = language_of(tracker)
-        latest = tracker.latest_message or {}
-        chosen = next(tracker.get_latest_entity_values("section"), None)
-        if chosen in guide.sections:  # a button of a previous choice names its section
-            decision = answers.Decision("answer", (chosen,))
-        else:
-            decision = answers.decide(answers.ranking_from_parse(latest), set(guide.sections))
-        if decision.kind == "answer":
-            section = guide.sections[decision.sections[0]]
-            send(dispatcher, answers.answer(guide, section, lang))
-            return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id)]
-        if decision.kind == "clarify":
-            send(dispatcher, answers.clarify(guide, decision.sections, lang))
-            return []
-        send(dispatcher, answers.not_covered(lang))
-        return []
+        return answer_guide_question(dispatcher, tracker)
+
+
+def answer_guide_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The guide's answer policy (bot.guide.answers.respond) on the latest message: answer, ask, or not covered."""
+    guide = default_guide()
+    chosen = next(tracker.get_latest_entity_values("section"), None)
+    decision, reply = answers.respond(guide, tracker.latest_message or {}, language_of(tracker), chosen)
+    send(dispatcher, reply)
+    if decision.kind == "answer":
+        return [SlotSet("fallback_count", 0), SlotSet("last_section", decision.sections[0])]
+    return []
 
 
 class ActionFallback(Action):
@@ -50,6 +45,10 @@ class ActionFallback(Action):
         lang = language_of(tracker)
         failures = int(tracker.get_slot("fallback_count") or 0) + 1
         ranking = answers.ranking_from_parse(tracker.latest_message or {})
+        none = answers.none_score(tracker.latest_message or {})
+        if ranking and ranking[0][1] >= max(answers.FALLBACK_ANSWER_CONFIDENCE, none):
+            # The intent classifier was unsure, but the guide ranking is sure enough: answer rather than ask.
+            return answer_guide_question(dispatcher, tracker)
         options = answers.clarify_options(ranking) if ranking and ranking[0][1] >= answers.CLARIFY_CONFIDENCE else ()
         if failures >= 2:
             # The second misunderstanding in a row: a person takes over (or, out of hours, takes a message).

@@ -14,22 +14,45 @@ def guide():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("ranking", "kind", "sections"),
+    ("ranking", "decision"),
     [
-        ([("extension", 0.82), ("extension_mistakes", 0.1)], "answer", ("extension",)),
-        ([("extension", 0.40), ("extension_mistakes", 0.18)], "answer", ("extension",)),
+        ([("extension", 0.82), ("extension_mistakes", 0.1)], answers.Decision("answer", ("extension",))),
+        # The first choice is answered; the runner-up becomes a "Related" button rather than a menu.
         (
             [("extension", 0.40), ("extension_mistakes", 0.30), ("fees", 0.02)],
-            "clarify",
-            ("extension", "extension_mistakes"),
+            answers.Decision("answer", ("extension",), ("extension_mistakes",)),
         ),
-        ([("extension", 0.2), ("fees", 0.04), ("z_visa", 0.03)], "clarify", ("extension",)),
-        ([("extension", 0.06), ("fees", 0.05)], "not_covered", ()),
-        ([], "not_covered", ()),
+        (
+            [("extension", 0.2), ("fees", 0.04), ("z_visa", 0.03)],
+            answers.Decision("answer", ("extension",), ("fees", "z_visa")),
+        ),
+        # A near tie between plausible sections asks which one.
+        (
+            [("cancellation", 0.40), ("cancellation_mistakes", 0.36), ("fees", 0.02)],
+            answers.Decision("clarify", ("cancellation", "cancellation_mistakes")),
+        ),
+        ([("extension", 0.06), ("fees", 0.05)], answers.Decision("not_covered")),
+        ([], answers.Decision("not_covered")),
     ],
 )
-def test_decide(ranking, kind, sections) -> None:  # type: ignore[no-untyped-def]
-    assert answers.decide(ranking) == answers.Decision(kind, sections)
+def test_decide(ranking, decision) -> None:  # type: ignore[no-untyped-def]
+    assert answers.decide(ranking) == decision
+
+
+def test_each_clear_question_of_a_long_post_adds_its_section() -> None:
+    whole = [("cancellation", 0.5), ("job_ends_stay", 0.2), ("fees", 0.01)]
+    parts = [
+        [("cancellation", 0.7), ("fees", 0.1)],
+        [("job_ends_stay", 0.6), ("overstay", 0.2)],  # clear: added
+        [("change_employer", 0.35), ("permit_scope", 0.3)],  # unsure: not added
+        [("z_visa", 0.9), ("fees", 0.01)],
+        [("fees", 0.9), ("z_visa", 0.01)],  # a fourth section would exceed MAX_SECTIONS
+    ]
+    decision = answers.decide(whole, parts=parts)
+    assert decision.kind == "answer" and decision.sections == ("cancellation", "job_ends_stay", "z_visa")
+    # A post whose whole ranking is a tie is still answered part by part.
+    tied = [("cancellation", 0.3), ("change_employer", 0.29)]
+    assert answers.decide(tied, parts=parts[:2]).sections == ("cancellation", "job_ends_stay")
 
 
 def test_decide_ignores_sections_the_guide_no_longer_has() -> None:
@@ -50,9 +73,64 @@ def test_answer_payload_has_the_contract_fields(guide) -> None:
 def test_caution_and_staff_offer_are_part_of_the_answer(guide) -> None:
     cautious = next(s for s in guide.sections.values() if s.caution is not None)
     assert "⚠" in answers.answer(guide, cautious, "en").text
-    needs_staff = next(s for s in guide.sections.values() if s.needs_staff)
-    reply = answers.answer(guide, needs_staff, "en")
-    assert {"title": "Talk to a person", "payload": "/human_handoff"} in reply.buttons
+    for needs_staff in (s for s in guide.sections.values() if s.needs_staff):
+        reply = answers.answer(guide, needs_staff, "en")
+        # A person is offered first, in and out of office hours alike (the handoff action takes a message then).
+        assert reply.buttons[0] == {"title": "Talk to a person", "payload": "/human_handoff"}
+        assert reply.custom["needs_staff"] and reply.custom["note"] in reply.text
+
+
+def test_sections_that_need_a_person_are_flagged(guide) -> None:
+    flagged = {s.id for s in guide.sections.values() if s.needs_staff}
+    assert {"employer_dispute", "refusal", "overstay", "illegal_employment", "unusual_documents"} <= flagged
+
+
+def test_the_reply_opens_with_the_key_fact_then_the_details(guide) -> None:
+    section = guide.sections["extension"]
+    lead, details = section.lead_and_details("en")
+    # Without a written key fact the first paragraph serves; the rest are the details.
+    assert section.answer.en.startswith(lead) and details and lead not in details
+    reply = answers.answer(guide, section, "en")
+    assert reply.text.index(lead) < reply.text.index(details.split("\n")[0])
+    (block,) = reply.custom["blocks"]
+    assert block["key_fact"] == lead and block["title"] == section.title.en and block["source_url"]
+    listed = guide.sections["after_entry_mistakes"].lead_and_details("zh")
+    assert listed[0] == "申领工作许可证这一步，常见问题有：" and listed[1].startswith("- ")
+
+
+def test_a_written_key_fact_opens_the_reply_before_the_whole_answer(guide) -> None:
+    import dataclasses
+
+    from bot.guide.models import Localized
+
+    section = dataclasses.replace(guide.sections["fees"], key_fact=Localized(en="It is free.", zh="不收费。"))
+    assert section.lead_and_details("zh") == ("不收费。", section.answer.zh)
+    text = answers.answer(guide, section, "en").text
+    assert text.index("It is free.") < text.index(section.answer.en.split("\n")[0])
+
+
+def test_a_long_post_gets_up_to_three_sections_each_with_its_source(guide) -> None:
+    sections = [guide.sections[s] for s in ("cancellation", "job_ends_stay", "change_employer")]
+    reply = answers.answer(guide, sections[0], "en", tuple(sections[1:]), (guide.sections["fees"],))
+    assert reply.custom["section"] == "cancellation"
+    assert reply.custom["sections"] == ["cancellation", "job_ends_stay", "change_employer"]
+    for section in sections:
+        assert f"**{section.title.en}**" in reply.text and f"Source: {section.title.en}" in reply.text
+    assert reply.buttons[-1] == answers.section_button(guide.sections["fees"], "en") == reply.custom["related"][0]
+
+
+def test_a_message_describing_a_dispute_or_overstay_offers_a_person_first(guide) -> None:
+    parse = {
+        "text": "my employer is holding my passport and won't give it back",
+        "response_selector": {"faq": {"ranking": [{"intent_response_key": "faq/cancellation", "confidence": 0.8}]}},
+    }
+    decision, reply = answers.respond(guide, parse, "en")
+    assert decision.sections == ("cancellation",) and reply.buttons[0]["payload"] == "/human_handoff"
+    calm = {**parse, "text": "how do we cancel a work permit"}
+    assert all(b["payload"] != "/human_handoff" for b in answers.respond(guide, calm, "en")[1].buttons)
+    assert answers.respond(guide, {**parse, "text": "签证过期了三天怎么办"}, "zh")[1].buttons[0]["payload"] == (
+        "/human_handoff"
+    )
 
 
 def test_clarify_offers_buttons_that_name_their_section(guide) -> None:
@@ -60,6 +138,9 @@ def test_clarify_offers_buttons_that_name_their_section(guide) -> None:
     payloads = [b["payload"] for b in reply.buttons]
     assert payloads[:2] == ['/faq{"section": "cancellation"}', '/faq{"section": "cancellation_mistakes"}']
     assert reply.custom["type"] == "clarify" and reply.custom["options"] == reply.buttons
+    # Every menu offers a person; first when one of the candidates usually needs one.
+    assert payloads[-1] == "/human_handoff"
+    assert answers.clarify(guide, ("cancellation", "employer_dispute"), "en").buttons[0]["payload"] == "/human_handoff"
 
 
 def test_an_answer_about_a_procedure_offers_its_checklist(guide) -> None:

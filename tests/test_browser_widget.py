@@ -157,15 +157,24 @@ def test_conversation_in_both_languages_with_sources_and_buttons(stack, browser)
     answer = chat.locator("li.msg.bot").filter(has_text="Extending a work permit").last
     assert answer.locator("p.footer").count() >= 1 and answer.locator("a[target=_blank]").count() >= 1
     assert answer.locator(".rate button").count() == 2
+    # Key fact first; the details wait under "More".
+    more = answer.locator("button.more").first
+    details = page.locator("#" + more.get_attribute("aria-controls"))
+    assert more.get_attribute("aria-expanded") == "false" and not details.is_visible()
+    more.click()
+    assert more.get_attribute("aria-expanded") == "true" and details.is_visible()
     page.screenshot(path=str(SHOTS / "widget-desktop-en.png"))
     ask(chat, "problem with my permit")
-    group = chat.locator(".buttons").last
+    # The group is pinned by position: the reply to the click brings buttons of its own (related questions).
+    clicked = chat.locator(".buttons").count() - 1
+    group = chat.locator(".buttons").nth(clicked)
     first = group.locator("button").first
     before = chat.locator("li.msg.bot").count()
     first.click()
     wait_reply(chat, before)
     chat.wait_for_function(
-        "() => [..." + SHADOW + ".querySelectorAll('.buttons')].pop().querySelectorAll('button[disabled]').length > 0"
+        "(i) => [..." + SHADOW + ".querySelectorAll('.buttons')][i].querySelectorAll('button[disabled]').length > 0",
+        arg=clicked,
     )
     assert group.locator("button").first.is_visible()  # used buttons stay visible, disabled
     chat.click("header button.lang")

@@ -319,3 +319,39 @@ def test_the_ratchet_fails_on_a_drop_and_only_ever_tightens() -> None:
     assert raised({"real_voice": {"zh": {"wrong_rate": 0.05}}}, {"sets": {"real_voice": {"zh": wrong}}})["sets"][
         "real_voice"
     ]["zh"] == {"wrong_rate": 0.03}
+
+
+DEV_SET = ROOT / "tests" / "eval" / "real_voice_dev.yml"
+
+
+def test_the_development_set_is_labelled_sourced_and_not_trained_on() -> None:
+    """The tuning set of the answer policy: real sections, a public source each, no question copied into training
+    (nor a near copy: 80 % of its word 3-grams)."""
+    raw = yaml.safe_load(DEV_SET.read_text(encoding="utf-8"))["questions"]
+    sections = set(load_guide().sections)
+    counts = Counter(item["lang"] for item in raw)
+    assert len(raw) >= 100 and counts["zh"] >= 40
+    train = training_texts()
+
+    def grams(text: str) -> set[str]:
+        import jieba
+
+        words = [w for w in jieba.lcut(text.lower()) if w.strip() and any(c.isalnum() for c in w)]
+        return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
+
+    train_grams = [grams(t) for t in training_texts_raw()]
+    for item in raw:
+        assert set(item["expect"]) <= sections, item["q"]
+        assert str(item["source"]).startswith(("http://", "https://")) and isinstance(item["needs_person"], bool)
+        assert normalize_question(item["q"]) not in train, item["q"]
+        mine = grams(item["q"])
+        if len(mine) >= 5:
+            assert all(len(mine & other) < 0.8 * len(mine) for other in train_grams), item["q"]
+
+
+def training_texts_raw() -> list[str]:
+    texts = []
+    for section in load_guide().sections.values():
+        for lang in ("en", "zh"):
+            texts += list(section.examples[lang])
+    return texts

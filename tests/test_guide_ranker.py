@@ -77,3 +77,16 @@ def test_survives_persist_and_load(tmp_path) -> None:  # type: ignore[no-untyped
     loaded = GuideSectionRanker.load(ranker._config, ranker._model_storage, ranker._resource, None)  # type: ignore[arg-type]
     message = parse(loaded, "工作许可怎么延期")
     assert message.get("response_selector")["faq"]["ranking"][0]["intent_response_key"] == "faq/extension"
+
+
+def test_a_post_with_several_questions_carries_a_ranking_for_each(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ranker = trained(tmp_path)
+    single = parse(ranker, "how much does the permit cost").get("response_selector")["faq"]
+    assert single["parts"] == []
+    post = "My permit expires soon. How do I renew my permit before it runs out? Also, is there a fee for the permit?"
+    parts = parse(ranker, post).get("response_selector")["faq"]["parts"]
+    tops = {part["text"]: part["ranking"][0][0] for part in parts}
+    assert tops["How do I renew my permit before it runs out?"] == "extension"
+    assert any(text.startswith("Also") and top == "fees" for text, top in tops.items())
+    # The parts rank sections only, never the "none of the sections" class.
+    assert all(sid != "__none__" for part in parts for sid, _ in part["ranking"])

@@ -11,16 +11,30 @@ from typing import Any
 from bot import checklists
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection
+from bot.guide.situation import needs_person
 
-# Answer when one section clearly leads (at least ANSWER_CONFIDENCE and LEAD times the runner-up); offer the
-# leading few as buttons when the top one is plausible; below CLARIFY_CONFIDENCE the guide does not cover it.
-# Set by reasoning about the ranker's probabilities, then checked (not fitted) on the held-out set.
-ANSWER_CONFIDENCE = 0.35
-LEAD = 2.0
-CLARIFY_CONFIDENCE = 0.10
+# Answer the first choice unless the leaders are truly tied: the top section is answered when it has at least
+# ANSWER_CONFIDENCE and leads the runner-up by LEAD; the runners-up then come as "Related" buttons. Only a near
+# tie between plausible sections (or a weak top) asks "which one?". Below CLARIFY_CONFIDENCE the guide does
+# not cover it. Tuned on the development set (tests/eval/real_voice_dev.yml, `python -m bot.evaluation.offline`),
+# never on the held-out sets.
+ANSWER_CONFIDENCE = 0.12
+LEAD = 1.25
+CLARIFY_CONFIDENCE = 0.08
 OPTION_SHARE = 0.25
 OPTION_FLOOR = 0.05
 CLARIFY_OPTIONS = 3
+# When Rasa's intent classifier is unsure (nlu_fallback) but the section ranking is at least this sure, the
+# guide question is answered by the same policy instead of a "did you mean" menu.
+FALLBACK_ANSWER_CONFIDENCE = 0.3
+# Related buttons under an answer: the next sections with at least RELATED_SHARE of the top's confidence.
+RELATED_SHARE = 0.15
+RELATED_OPTIONS = 2
+# A question inside a long post adds its own section when its ranking is this sure of it (at most MAX_SECTIONS
+# sections in one reply).
+PART_CONFIDENCE = 0.3
+PART_LEAD = 1.5
+MAX_SECTIONS = 3
 
 UNCONFIRMED = {
     "en": "not confirmed yet — please check with staff",
@@ -50,6 +64,11 @@ TEXTS = {
         "zh": "这类问题通常需要工作人员结合您的具体情况处理。",
     },
     "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
+    "related": {"en": "Related", "zh": "相关问题"},
+    "staff_first": {
+        "en": "This is what the guide says; your situation may need a staff member, who can look at it with you.",
+        "zh": "以上是指南的说明；您的情况可能需要工作人员结合具体情况处理。",
+    },
     "my_checklist": {"en": "Make my checklist for this", "zh": "生成我的材料清单"},
     "rephrase": {
         "en": "Sorry, I did not understand that. Could you say it another way, for example naming the procedure "
@@ -62,7 +81,10 @@ TEXTS = {
 @dataclass(frozen=True)
 class Decision:
     kind: str  # "answer" | "clarify" | "not_covered"
+    # Answered sections (the first is the main one), or the options of a choice.
     sections: tuple[str, ...] = ()
+    # Runners-up offered as "Related" buttons under an answer.
+    related: tuple[str, ...] = ()
 
 
 @dataclass
@@ -91,17 +113,41 @@ def none_score(parse_data: dict[str, Any], retrieval_intent: str = "faq") -> flo
     return float(selector.get("none_of_the_sections") or 0.0)
 
 
-def decide(ranking: list[tuple[str, float]], known: set[str] | None = None) -> Decision:
-    """Answer when one section clearly leads, offer a choice when a few are plausible, else say it is not covered."""
+def parts_from_parse(parse_data: dict[str, Any], retrieval_intent: str = "faq") -> list[list[tuple[str, float]]]:
+    """The rankings of the questions found inside a long post (empty for a one-question message)."""
+    selector = (parse_data.get("response_selector") or {}).get(retrieval_intent) or {}
+    parts = selector.get("parts") or []
+    return [[(str(sid), float(conf)) for sid, conf in part.get("ranking") or []] for part in parts]
+
+
+def _leads(ranking: list[tuple[str, float]], confidence: float, lead: float) -> bool:
+    top = ranking[0][1]
+    second = ranking[1][1] if len(ranking) > 1 else 0.0
+    return top >= confidence and top >= lead * second
+
+
+def decide(
+    ranking: list[tuple[str, float]],
+    known: set[str] | None = None,
+    parts: list[list[tuple[str, float]]] | None = None,
+) -> Decision:
+    """Answer the first choice (and each clear question of a long post), ask only on a near tie, else not covered."""
     if known is not None:
         ranking = [(sid, conf) for sid, conf in ranking if sid in known]
+        parts = [[(sid, conf) for sid, conf in part if sid in known] for part in parts or []]
     if not ranking:
         return Decision("not_covered")
-    top_id, top = ranking[0]
-    second = ranking[1][1] if len(ranking) > 1 else 0.0
-    if top >= ANSWER_CONFIDENCE and top >= LEAD * second:
-        return Decision("answer", (top_id,))
-    if top >= CLARIFY_CONFIDENCE:
+    answered: list[str] = [ranking[0][0]] if _leads(ranking, ANSWER_CONFIDENCE, LEAD) else []
+    for part in parts or []:
+        if len(answered) >= MAX_SECTIONS:
+            break
+        if part and part[0][0] not in answered and _leads(part, PART_CONFIDENCE, PART_LEAD):
+            answered.append(part[0][0])
+    if answered:
+        floor = ranking[0][1] * RELATED_SHARE
+        related = [sid for sid, conf in ranking[1:] if conf >= floor and sid not in answered]
+        return Decision("answer", tuple(answered), tuple(related[:RELATED_OPTIONS]))
+    if ranking[0][1] >= CLARIFY_CONFIDENCE:
         return Decision("clarify", clarify_options(ranking))
     return Decision("not_covered")
 
@@ -147,20 +193,54 @@ def handoff_button(lang: str) -> dict[str, str]:
     return {"title": TEXTS["talk_to_person"][lang], "payload": "/human_handoff"}
 
 
-def answer(guide: Guide, section: GuideSection, lang: str) -> Reply:
-    body = fill_facts(section.answer.get(lang), guide, lang)
-    parts = [f"**{section.title.get(lang)}**", body]
+def _section_block(guide: Guide, section: GuideSection, lang: str) -> dict[str, Any]:
+    """One section of a reply: key fact first, then the details, the caution, and where it comes from."""
+    lead, details = section.lead_and_details(lang)
+    more = [fill_facts(details, guide, lang)] if details else []
     if section.caution:
-        parts.append("⚠ " + fill_facts(section.caution.get(lang), guide, lang))
-    if section.needs_staff:
-        parts.append(TEXTS["staff_suggested"][lang])
+        more.append("⚠ " + fill_facts(section.caution.get(lang), guide, lang))
     url = source_url(section)
     footer = (
         f"{TEXTS['source'][lang]}: {section.title.get(lang)} · {TEXTS['reviewed'][lang]} {section.reviewed.isoformat()}"
     )
     if url:
         footer += f"\n{url}"
-    parts.append(footer)
+    return {
+        "section": section.id,
+        "title": section.title.get(lang),
+        "key_fact": single_bubble(fill_facts(lead, guide, lang)),
+        "details": single_bubble("\n".join(more)),
+        "footer": footer,
+        "source_url": url,
+    }
+
+
+def answer(
+    guide: Guide,
+    section: GuideSection,
+    lang: str,
+    more: tuple[GuideSection, ...] = (),
+    related: tuple[GuideSection, ...] = (),
+    offer_person: bool = False,
+) -> Reply:
+    """The answer to a question (and, for a long post, up to two more sections), key fact first.
+
+    Sections that usually need a person put "Talk to a person" first among the buttons; a procedure's checklist
+    comes next, then the runners-up as related questions.
+    """
+    sections = (section, *more)
+    blocks = [_section_block(guide, s, lang) for s in sections]
+    parts: list[str] = []
+    for block in blocks:
+        parts += [f"**{block['title']}**", block["key_fact"]]
+        if block["details"]:
+            parts.append(block["details"])
+        parts.append(block["footer"])
+    needs_staff = offer_person or any(s.needs_staff for s in sections)
+    note = TEXTS["staff_first"][lang] if needs_staff else None
+    if note:
+        parts.append(note)
+    url = source_url(section)
     custom = {
         "type": "guide_answer",
         "section": section.id,
@@ -170,21 +250,49 @@ def answer(guide: Guide, section: GuideSection, lang: str) -> Reply:
         "source_url": url,
         "reviewed": section.reviewed.isoformat(),
         "caution": section.caution is not None,
-        "needs_staff": section.needs_staff,
+        "needs_staff": needs_staff,
         "sources": [{"url": s.url, "tag": s.tag} for s in section.sources],
+        "sections": [b["section"] for b in blocks],
+        # What the widget shows: each section's key fact, its details under "More", and its source.
+        "blocks": blocks,
+        "related": [section_button(r, lang) for r in related],
+        "note": note,
     }
-    buttons = [handoff_button(lang)] if section.needs_staff else []
+    buttons = [handoff_button(lang)] if needs_staff else []
     if section.procedure in checklists.all_checklists():
         # An answer about a procedure leads straight to the applicant's own list for it.
-        payload = checklists.request_payload(section.procedure)
-        buttons.insert(0, {"title": TEXTS["my_checklist"][lang], "payload": payload})
+        buttons.append({"title": TEXTS["my_checklist"][lang], "payload": checklists.request_payload(section.procedure)})
+    buttons += custom["related"]
     return Reply(text=single_bubble("\n".join(parts)), custom=custom, buttons=buttons)
 
 
-def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_staff: bool = False) -> Reply:
-    options = [section_button(guide.sections[sid], lang) for sid in section_ids if sid in guide.sections]
+def respond(guide: Guide, parse_data: dict[str, Any], lang: str, chosen: str | None = None) -> tuple[Decision, Reply]:
+    """What the bot says to a guide question: the one policy behind the action, the fallback and the eval.
+
+    A message describing a dispute, a refusal, withheld documents or an overstay offers a person first.
+    """
+    person = needs_person(str(parse_data.get("text") or ""))
+    if chosen in guide.sections:  # a button of a previous choice names its section
+        decision = Decision("answer", (chosen,))
+    else:
+        decision = decide(ranking_from_parse(parse_data), set(guide.sections), parts_from_parse(parse_data))
+    if decision.kind == "answer":
+        first, *more = (guide.sections[sid] for sid in decision.sections)
+        related = tuple(guide.sections[sid] for sid in decision.related)
+        return decision, answer(guide, first, lang, tuple(more), related, offer_person=person)
+    if decision.kind == "clarify":
+        return decision, clarify(guide, decision.sections, lang, offer_person=person)
+    return decision, not_covered(lang)
+
+
+def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person: bool = False) -> Reply:
+    """Which of these did you mean? Every menu also offers a person (first when a candidate needs one)."""
+    candidates = [guide.sections[sid] for sid in section_ids if sid in guide.sections]
+    options = [section_button(s, lang) for s in candidates]
     options.append({"title": TEXTS["none_of_these"][lang], "payload": "/out_of_scope"})
-    if offer_staff:
+    if offer_person or any(s.needs_staff for s in candidates):
+        options.insert(0, handoff_button(lang))
+    else:
         options.append(handoff_button(lang))
     return Reply(
         text=TEXTS["clarify"][lang],
@@ -206,3 +314,13 @@ def not_covered(lang: str) -> Reply:
         custom={"type": "clarify", "lang": lang, "options": options, "reason": "not_covered"},
         buttons=options,
     )
+
+
+def section_of_payload(payload: str) -> str | None:
+    """The section a button opens (`/faq{"section": "…"}`), or None for any other button."""
+    if not payload.startswith("/faq{"):
+        return None
+    try:
+        return json.loads(payload[4:]).get("section")
+    except ValueError:
+        return None

@@ -33,6 +33,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 MIN_EXAMPLES = 10
 TERM_KINDS = ("procedure", "category", "document", "term", "location")
 MAX_ANSWER_CHARS = {"en": 1400, "zh": 700}
+MAX_KEY_FACT_CHARS = {"en": 320, "zh": 160}
 
 
 class GuideError(ValueError):
@@ -120,6 +121,11 @@ def _parse_section(path: Path, raw: Any, problems: list[str]) -> GuideSection | 
     title = _localized(raw.get("title"), f"{where} title", problems)
     answer = _localized(raw.get("answer"), f"{where} answer", problems)
     caution = _localized(raw.get("caution"), f"{where} caution", problems, required=False)
+    key_fact = _localized(raw.get("key_fact"), f"{where} key_fact", problems, required=False)
+    if key_fact:
+        for lang in LANGS:
+            if len(key_fact.get(lang)) > MAX_KEY_FACT_CHARS[lang]:
+                problems.append(f"{where}: key_fact.{lang} is over {MAX_KEY_FACT_CHARS[lang]} chars")
     examples: dict[str, tuple[str, ...]] = {}
     raw_examples = raw.get("examples") or {}
     for lang in LANGS:
@@ -165,6 +171,7 @@ def _parse_section(path: Path, raw: Any, problems: list[str]) -> GuideSection | 
         reviewed=reviewed,
         official_url=official_url,
         caution=caution,
+        key_fact=key_fact,
         needs_staff=bool(raw.get("needs_staff", False)),
         procedure=raw.get("procedure"),
         related=tuple(raw.get("related") or ()),

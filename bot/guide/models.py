@@ -6,10 +6,12 @@ rest of the code can rely on (and that `validate` checks), so a second service n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
 LANGS: tuple[str, ...] = ("en", "zh")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)、])\s")
 
 # Topic vocabulary from DESIGN.md; every section carries exactly one of these as `topic`.
 TOPICS: tuple[str, ...] = (
@@ -78,6 +80,22 @@ class GuideSection:
     needs_staff: bool = False
     procedure: str | None = None
     related: tuple[str, ...] = ()
+    # The direct answer in one or two sentences; the reply opens with it and the answer's details follow. Optional
+    # while editors write them: without it the answer's first paragraph serves (see `lead_and_details`).
+    key_fact: Localized | None = None
+
+    def lead_and_details(self, lang: str) -> tuple[str, str]:
+        """What the reply opens with, and the details shown after it (under "More" in the widget)."""
+        answer = self.answer.get(lang).strip()
+        if self.key_fact is not None:
+            return self.key_fact.get(lang), answer
+        # The first paragraph: up to a blank line or the start of a list (an intro line "…these reasons:" then "- …").
+        lines = answer.split("\n")
+        end = next(
+            (i for i, line in enumerate(lines) if i and (not line.strip() or _LIST_ITEM.match(line))),
+            len(lines),
+        )
+        return "\n".join(lines[:end]).strip(), "\n".join(lines[end:]).strip()
 
     @property
     def intent(self) -> str:

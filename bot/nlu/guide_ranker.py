@@ -10,7 +10,8 @@ nothing unusual. The model is stored as plain arrays (JSON + NumPy), never pickl
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -23,6 +24,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from bot.nlu.segment import question_parts
 
 MODEL_FILE = "guide_ranker.json"
 NONE_LABEL = "__none__"
@@ -97,6 +100,54 @@ class SectionModel:
         return cls(words, chars, meta["classes"], arrays["coef"], arrays["intercept"])
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """A message's section ranking (best first), its "none of the sections" score, and its parts' rankings."""
+
+    ranking: list[tuple[str, float]]
+    none: float
+    parts: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
+
+
+PART_RANKING_LENGTH = 3
+
+
+def _sections_only(model: SectionModel, probabilities: np.ndarray, length: int) -> list[tuple[str, float]]:
+    order = [i for i in np.argsort(-probabilities) if model.classes[i] != NONE_LABEL]
+    return [(model.classes[i], float(probabilities[i])) for i in order[:length]]
+
+
+def rank_message(model: SectionModel, text: str, length: int = 10) -> Ranked:
+    """Rank the whole message, and each question inside it when it holds several (the eval harness uses this too)."""
+    probabilities = model.probabilities(text)
+    none = float(probabilities[model.classes.index(NONE_LABEL)]) if NONE_LABEL in model.classes else 0.0
+    parts = question_parts(text)
+    ranked_parts = (
+        [(part, _sections_only(model, model.probabilities(part), PART_RANKING_LENGTH)) for part in parts]
+        if len(parts) > 1
+        else []
+    )
+    return Ranked(_sections_only(model, probabilities, length), none, ranked_parts)
+
+
+def training_examples(
+    examples: Iterable[tuple[str, str | None, str | None]],
+    retrieval_intent: str = "faq",
+    negative: Iterable[str] = ("out_of_scope",),
+) -> tuple[list[str], list[str]]:
+    """(texts, labels) for the section model from (text, intent, response key) triples."""
+    prefix, negative = retrieval_intent + "/", set(negative)
+    texts, labels = [], []
+    for text, intent, key in examples:
+        if key and key.startswith(prefix):
+            texts.append(text)
+            labels.append(key[len(prefix) :])
+        elif intent in negative:
+            texts.append(text)
+            labels.append(NONE_LABEL)
+    return texts, labels
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class GuideSectionRanker(GraphComponent):
     @staticmethod
@@ -143,17 +194,11 @@ class GuideSectionRanker(GraphComponent):
         return ["sklearn", "jieba"]
 
     def train(self, training_data: TrainingData) -> Resource:
-        prefix = self._config["retrieval_intent"] + "/"
-        negative = set(self._config["negative_intents"])
-        texts, labels = [], []
-        for example in training_data.intent_examples:
-            key = example.get(INTENT_RESPONSE_KEY) or ""
-            if key.startswith(prefix):
-                texts.append(example.get(TEXT))
-                labels.append(key[len(prefix) :])
-            elif example.get(INTENT) in negative:
-                texts.append(example.get(TEXT))
-                labels.append(NONE_LABEL)
+        texts, labels = training_examples(
+            ((e.get(TEXT), e.get(INTENT), e.get(INTENT_RESPONSE_KEY)) for e in training_data.intent_examples),
+            self._config["retrieval_intent"],
+            self._config["negative_intents"],
+        )
         if len(set(labels)) < 2:
             return self._resource
         self._model = SectionModel.fit(texts, labels, float(self._config["C"]))
@@ -186,15 +231,11 @@ class GuideSectionRanker(GraphComponent):
             return messages
         intent = self._config["retrieval_intent"]
         for message in messages:
-            text = message.get(TEXT) or ""
-            probabilities = self._model.probabilities(text)
-            classes = self._model.classes
-            order = [i for i in np.argsort(-probabilities) if classes[i] != NONE_LABEL]
+            result = rank_message(self._model, message.get(TEXT) or "", int(self._config["ranking_length"]))
             ranking = [
-                {"id": None, "confidence": float(probabilities[i]), "intent_response_key": f"{intent}/{classes[i]}"}
-                for i in order[: int(self._config["ranking_length"])]
+                {"id": None, "confidence": conf, "intent_response_key": f"{intent}/{sid}"}
+                for sid, conf in result.ranking
             ]
-            none = float(probabilities[classes.index(NONE_LABEL)]) if NONE_LABEL in classes else 0.0
             best = ranking[0]
             selector = message.get("response_selector") or {"all_retrieval_intents": []}
             if intent not in selector["all_retrieval_intents"]:
@@ -210,10 +251,12 @@ class GuideSectionRanker(GraphComponent):
                     "template_name": f"utter_{best['intent_response_key']}",
                 },
                 "ranking": ranking,
-                "none_of_the_sections": none,
+                "none_of_the_sections": result.none,
+                # The questions found inside a long post, each with its own ranking (see bot/nlu/segment.py).
+                "parts": [{"text": text, "ranking": [list(pair) for pair in part]} for text, part in result.parts],
             }
             message.set("response_selector", selector, add_to_output=True)
-            self._hand_over(message, best, none)
+            self._hand_over(message, best, result.none)
         return messages
 
     def _hand_over(self, message: Message, best: dict[str, Any], none: float) -> None:

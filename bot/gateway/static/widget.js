@@ -36,7 +36,7 @@
       typingStaff: "Staff is typing…", source: "Source", reviewed: "reviewed", helpful: "Was this helpful?", yes: "Yes", no: "No",
       thanks: "Thanks for the feedback.", print: "Print-friendly list", mistakes: "Often sent back when",
       verifyTitle: "Verify it is your application", verifyLabel: "Passport number used in the application",
-      verifyHint: "Checked securely; it is never shown in the chat.", verifySend: "Check", show: "Show", hide: "Hide",
+      verifyHint: "Checked securely; it is never shown in the chat.", verifySend: "Check", show: "Show", hide: "Hide", more: "More", less: "Less",
       queue: "You are number {p} in the queue (about {m} min).", joined: "{name} is helping you.",
       offlineStaff: "Staff are out; they will reply from {t}.", unread: "{n} unread", case: "Application",
       since: "since", due: "promised by", onTime: "On time", late: "Past the promised date", estimated: "estimate",
@@ -53,7 +53,7 @@
       typingStaff: "工作人员正在输入…", source: "出处", reviewed: "审核日期", helpful: "这个回答有帮助吗？", yes: "有", no: "没有",
       thanks: "感谢您的反馈。", print: "打印版清单", mistakes: "常见退件原因",
       verifyTitle: "验证是您本人的申请", verifyLabel: "申请时使用的护照号码",
-      verifyHint: "安全核验，不会显示在对话中。", verifySend: "核验", show: "显示", hide: "隐藏",
+      verifyHint: "安全核验，不会显示在对话中。", verifySend: "核验", show: "显示", hide: "隐藏", more: "详细说明", less: "收起",
       queue: "您目前排在第 {p} 位（约 {m} 分钟）。", joined: "工作人员 {name} 正在为您服务。",
       offlineStaff: "工作人员不在线，将于 {t} 起回复。", unread: "{n} 条未读", case: "申请",
       since: "自", due: "承诺日期", onTime: "在承诺时限内", late: "已超过承诺日期", estimated: "估算",
@@ -183,6 +183,7 @@
     ".buttons{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0 4px}",
     ".buttons button,.chip{border:1px solid var(--accent);background:#fff;color:var(--accent);border-radius:16px;padding:5px 11px;font:inherit;font-size:14px;cursor:pointer}",
     ".buttons button[disabled]{opacity:.6;cursor:default}",
+    ".md .more{border:0;background:none;color:var(--accent);padding:0;font:inherit;font-size:13px;cursor:pointer;text-decoration:underline}",
     ".buttons button.chosen{background:var(--accent);color:var(--accent-ink)}",
     ".rate{font-size:12px;color:var(--muted);display:flex;gap:6px;align-items:center;margin-top:4px}",
     ".rate button{border:1px solid var(--line);background:#fff;border-radius:12px;font:inherit;font-size:12px;padding:2px 8px;cursor:pointer;color:var(--ink)}",
@@ -410,8 +411,36 @@
 
   function showBanner(text) { banner.textContent = text; banner.hidden = !text; }
 
+  // ---- a guide answer: each section's key fact first, its details under a "More" toggle ----
+  function keyFactFirst(bubble, blocks, note) {
+    var text = bubble.querySelector(".md");
+    if (!text || !Array.isArray(blocks) || !blocks.length) return;
+    var box = el("div", { class: "md answer" });
+    blocks.forEach(function (b, i) {
+      var head = el("p"); head.appendChild(el("strong", {}, String(b.title || ""))); box.appendChild(head);
+      box.appendChild(markdown(b.key_fact));
+      var more = b.details ? markdown(b.details) : null;
+      if (more) {
+        more.hidden = true;
+        more.id = "wp-more-" + uid() + "-" + i;
+        var toggle = el("button", { type: "button", class: "more", "aria-expanded": "false", "aria-controls": more.id }, t("more"));
+        toggle.addEventListener("click", function () {
+          more.hidden = !more.hidden;
+          toggle.setAttribute("aria-expanded", String(!more.hidden));
+          toggle.textContent = t(more.hidden ? "more" : "less");
+        });
+        box.appendChild(toggle);
+        box.appendChild(more);
+      }
+      box.appendChild(markdown(b.footer));
+    });
+    if (note) box.appendChild(markdown(note));
+    bubble.replaceChild(box, text);
+  }
+
   function handleCustom(custom, message) {
     if (custom.type === "guide_answer" && state.lastBot) {
+      keyFactFirst(state.lastBot, custom.blocks, custom.note);
       state.lastBot.appendChild(ratingFor(message.seq));
       return null;
     }

@@ -1,0 +1,158 @@
+"""Fast answer-quality loop without Rasa: train the section ranker on the generated training data (seconds), run
+the same answer policy the action runs (`bot.guide.answers.respond`), and print what users would get.
+
+    python -m bot.evaluation.offline --set tests/eval/real_voice_dev.yml [--misses]
+
+It leaves out Rasa's intent classifier (a guide question the classifier sends elsewhere is not modelled), so
+confirm a change with `make train` and `make eval` before trusting it. Figures per language:
+- direct: the main answered section is an accepted one; wrong: a section was answered and it is not;
+- among: an accepted section is anywhere in the reply (answered, related button, or a choice);
+- clarify: the reply is a "which one?" menu; none: neither an answer nor a menu;
+- person: for questions where a person is the right outcome, the reply offers one (a button).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.guide import answers
+from bot.guide.loader import default_guide
+from bot.language import detect_language
+from bot.nlu.guide_ranker import GuideSectionRanker, SectionModel, rank_message, training_examples
+from bot.settings import PROJECT_ROOT
+
+USER_DICT = PROJECT_ROOT / "data" / "generated" / "jieba" / "userdict.txt"
+CACHE_DIR = PROJECT_ROOT / "results" / "offline_ranker"
+TRAINING_FILES = (PROJECT_ROOT / "data" / "generated" / "guide_nlu.yml", PROJECT_ROOT / "data" / "nlu.yml")
+
+
+def _examples(path: Path) -> list[tuple[str, str | None, str | None]]:
+    """(text, intent, response key) from a Rasa NLU file (plain YAML; no annotations in guide examples)."""
+    triples = []
+    for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+        name = block.get("intent")
+        if not name:
+            continue
+        intent, key = (name.split("/", 1)[0], name) if "/" in name else (name, None)
+        for line in str(block.get("examples") or "").splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                triples.append((line[2:].strip(), intent, key))
+    return triples
+
+
+def train_model() -> SectionModel:
+    """The ranker as `make train` fits it; cached under results/ by training data, so policy changes rerun fast."""
+    import hashlib
+    import json
+
+    import jieba
+    import numpy as np
+
+    jieba.load_userdict(str(USER_DICT))  # as the Rasa tokenizer does before the ranker runs
+    triples = [t for path in TRAINING_FILES for t in _examples(path)]
+    config = GuideSectionRanker.get_default_config()
+    texts, labels = training_examples(triples, config["retrieval_intent"], config["negative_intents"])
+    key = hashlib.sha256(json.dumps([texts, labels, config["C"], USER_DICT.read_text()]).encode()).hexdigest()[:16]
+    cache = CACHE_DIR / key
+    if (cache / "meta.json").exists():
+        with np.load(cache / "arrays.npz", allow_pickle=False) as arrays:
+            return SectionModel.from_files(json.loads((cache / "meta.json").read_text()), dict(arrays))
+    model = SectionModel.fit(texts, labels, float(config["C"]))
+    meta, arrays = model.to_files()
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(cache / "arrays.npz", **arrays)
+    (cache / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
+    return model
+
+
+def parse_data(model: SectionModel, text: str) -> dict[str, Any]:
+    """What the ranker puts into Rasa's parse data for this text (the part the answer policy reads)."""
+    result = rank_message(model, text)
+    return {
+        "text": text,
+        "response_selector": {
+            "faq": {
+                "ranking": [{"intent_response_key": f"faq/{sid}", "confidence": conf} for sid, conf in result.ranking],
+                "none_of_the_sections": result.none,
+                "parts": [{"text": t, "ranking": [list(p) for p in part]} for t, part in result.parts],
+            }
+        },
+    }
+
+
+def outcome(question: dict[str, Any], reply: answers.Reply, decision: answers.Decision) -> dict[str, Any]:
+    expect = set(question["expect"])
+    offered = {answers.section_of_payload(b["payload"]) for b in reply.buttons} - {None}
+    shown = set(decision.sections) | offered
+    kind = decision.kind if decision.kind != "not_covered" else "none"
+    return {
+        "kind": kind,
+        "direct": kind == "answer" and decision.sections[0] in expect,
+        "wrong": kind == "answer" and decision.sections[0] not in expect,
+        "among": bool(expect & shown),
+        "person": any(b["payload"] == "/human_handoff" for b in reply.buttons),
+        "sections": list(decision.sections),
+        "offered": sorted(offered - set(decision.sections)),
+    }
+
+
+def evaluate(path: Path, show_misses: bool = False) -> dict[str, dict[str, float]]:
+    started = time.perf_counter()
+    model = train_model()
+    trained = time.perf_counter() - started
+    guide = default_guide()
+    questions = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    groups: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for question in questions:
+        text = str(question["q"])
+        lang = detect_language(text) or "en"
+        decision, reply = answers.respond(guide, parse_data(model, text), lang)
+        result = outcome(question, reply, decision)
+        for name in ("all", "zh" if question["lang"] in ("zh", "mixed") else "en"):
+            group = groups[name]
+            group["n"] += 1
+            for key in ("direct", "wrong", "among"):
+                group[key] += result[key]
+            group["clarify"] += result["kind"] == "clarify"
+            group["none"] += result["kind"] == "none"
+            group["multi"] += result["kind"] == "answer" and len(result["sections"]) > 1
+            if question.get("needs_person"):
+                group["needs_person"] += 1
+                group["person"] += result["person"]
+        if show_misses and not result["direct"]:
+            print(
+                f"- [{result['kind']}] {text[:110]!r}\n    expect {question['expect']} got {result['sections']}"
+                f" offered {result['offered']}"
+            )
+    print(f"trained in {trained:.1f} s; {len(questions)} questions from {path}")
+    print(f"{'':<5}{'n':>5}{'direct':>9}{'among':>8}{'clarify':>9}{'wrong':>8}{'none':>7}{'multi':>7}{'person':>9}")
+    for name in ("en", "zh", "all"):
+        g = groups[name]
+        n = g["n"] or 1
+        person = f"{g['person'] / g['needs_person']:.0%}" if g["needs_person"] else "-"
+        print(
+            f"{name:<5}{int(g['n']):>5}{g['direct'] / n:>9.1%}{g['among'] / n:>8.1%}{g['clarify'] / n:>9.1%}"
+            f"{g['wrong'] / n:>8.1%}{g['none'] / n:>7.1%}{int(g['multi']):>7}{person:>9}"
+        )
+    return groups
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", default="tests/eval/real_voice_dev.yml")
+    parser.add_argument("--misses", action="store_true", help="print every question not answered directly")
+    args = parser.parse_args(argv)
+    evaluate(PROJECT_ROOT / args.set, args.misses)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
