@@ -292,7 +292,7 @@ class Knowledge:
     def text_pairs(self) -> Iterator[TextPair]:
         """Every bilingual text the assistant can show, from every file this check owns."""
         for name, raw in self.sections.items():
-            for key in ("title", "answer", "caution"):
+            for key in ("title", "key_fact", "answer", "caution"):
                 if pair := _pair(raw.get(key)):
                     yield TextPair(f"sections/{name} {key}", pair)
         for name, raw in self.checklists.items():
@@ -389,6 +389,8 @@ def check_cautions(knowledge: Knowledge, report: Report) -> None:
         answer, caution = _pair(raw.get("answer")), _pair(raw.get("caution"))
         if not answer:
             continue
+        # The key fact opens the reply: it is held to the same rule as the answer it summarises.
+        stated = [("answer", answer)] + [("key_fact", kf) for kf in [_pair(raw.get("key_fact"))] if kf]
         if sources and all(s.get("tag") in WEAK_TAGS for s in sources) and not caution:
             report.add(where, "all its sources are agency or low-reliability, so it needs a caution")
         for figure in sorted(_weak_numbers(sources), key=float):
@@ -396,20 +398,21 @@ def check_cautions(knowledge: Knowledge, report: Report) -> None:
                 cautioned = caution is not None and figure in numbers_in(caution[lang], lang)
                 if cautioned:
                     continue
-                for paragraph in paragraphs(answer[lang]):
-                    # The attribution may sit in the sentence itself, in its bullet, or in the line that
-                    # introduces the list the bullet belongs to.
-                    first_line = paragraph.strip().splitlines()[0]
-                    for sentence in statements(paragraph, lang):
-                        hedged = HEDGE[lang].search(sentence) or (
-                            sentence.lstrip().startswith("-") and HEDGE[lang].search(first_line)
-                        )
-                        if figure in numbers_in(sentence, lang) and not hedged:
-                            report.add(
-                                where,
-                                f"answer.{lang} states {figure}, which only agency or low-reliability sources "
-                                f"give, without saying so: {sentence.strip()[:90]!r}",
+                for field, text in stated:
+                    for paragraph in paragraphs(text[lang]):
+                        # The attribution may sit in the sentence itself, in its bullet, or in the line that
+                        # introduces the list the bullet belongs to.
+                        first_line = paragraph.strip().splitlines()[0]
+                        for sentence in statements(paragraph, lang):
+                            hedged = HEDGE[lang].search(sentence) or (
+                                sentence.lstrip().startswith("-") and HEDGE[lang].search(first_line)
                             )
+                            if figure in numbers_in(sentence, lang) and not hedged:
+                                report.add(
+                                    where,
+                                    f"{field}.{lang} states {figure}, which only agency or low-reliability sources "
+                                    f"give, without saying so: {sentence.strip()[:90]!r}",
+                                )
     for name, raw in knowledge.checklists.items():
         tags = {str(s.get("url")): s.get("tag") for s in raw.get("sources") or [] if isinstance(s, dict)}
         for item in raw.get("items") or []:
