@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
+from actions.context import after_guide_answer
 from bot.guide import answers
 from bot.guide.loader import default_guide
 
@@ -30,8 +31,10 @@ class ActionAnswerGuide(Action):
             decision = answers.decide(answers.ranking_from_parse(latest), set(guide.sections))
         if decision.kind == "answer":
             section = guide.sections[decision.sections[0]]
-            send(dispatcher, answers.answer(guide, section, lang))
-            return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id)]
+            # Hook (actions/context.py): deadlines from the question's dates, and the conversation's context.
+            reply, context_events = after_guide_answer(tracker, section, answers.answer(guide, section, lang), lang)
+            send(dispatcher, reply)
+            return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id), *context_events]
         if decision.kind == "clarify":
             send(dispatcher, answers.clarify(guide, decision.sections, lang))
             return []

@@ -11,7 +11,17 @@ import aiohttp
 from aiohttp import web
 
 from bot.db import Database
-from bot.gateway import cases_api, checklist_page, health, middleware, pages, socketio_compat, staff, ws
+from bot.gateway import (
+    calendar_ics,
+    cases_api,
+    checklist_page,
+    health,
+    middleware,
+    pages,
+    socketio_compat,
+    staff,
+    ws,
+)
 from bot.gateway.chat import ChatService
 from bot.gateway.hub import start_hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
@@ -85,7 +95,7 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
     if retry_in_background:
         app.cleanup_ctx.append(_retry_loop)
         app.cleanup_ctx.append(_webhook_loop)
-    for module in (pages, health, ws, cases_api, checklist_page, staff):
+    for module in (pages, health, ws, cases_api, checklist_page, staff, calendar_ics):
         app.router.add_routes(module.routes)
     socketio_compat.attach(app)
     return app

@@ -28,7 +28,8 @@
       offlineStaff: "Staff are out; they will reply from {t}.", unread: "{n} unread", case: "Application",
       since: "since", due: "promised by", onTime: "On time", late: "Past the promised date", estimated: "estimate",
       missing: "Materials requested", log: "Conversation", you: "You", bot: "Assistant", staff: "Staff",
-      resent: "sending…", passportSent: "Passport number sent (hidden)"
+      resent: "sending…", passportSent: "Passport number sent (hidden)",
+      timeline: "Your deadlines", ics: "Add to calendar (.ics)", passed: "passed"
     },
     zh: {
       title: "工作许可智能助手", subtitle: "北京经济技术开发区行政审批局",
@@ -43,7 +44,8 @@
       offlineStaff: "工作人员不在线，将于 {t} 起回复。", unread: "{n} 条未读", case: "申请",
       since: "自", due: "承诺日期", onTime: "在承诺时限内", late: "已超过承诺日期", estimated: "估算",
       missing: "需补正的材料", log: "对话记录", you: "您", bot: "助手", staff: "工作人员",
-      resent: "发送中…", passportSent: "已提交护照号码（已隐藏）"
+      resent: "发送中…", passportSent: "已提交护照号码（已隐藏）",
+      timeline: "您的期限", ics: "添加到日历（.ics）", passed: "已过"
     }
   };
 
@@ -364,10 +366,25 @@
     return card;
   }
 
+  // Computed deadlines of a guide answer (bot/deadlines): a small timeline, and the .ics link the gateway builds.
+  function deadlineTimeline(c) {
+    var box = el("div", { class: "card deadlines", role: "group", "aria-label": t("timeline") });
+    box.appendChild(el("h3", {}, t("timeline")));
+    var list = el("ol");
+    c.deadlines.slice().sort(function (a, b) { return a.date < b.date ? -1 : 1; }).forEach(function (d) {
+      var note = (d.past ? " · " + t("passed") : "") + (d.estimate ? " · " + t("estimated") : "");
+      list.appendChild(el("li", { class: d.past ? "late" : "" }, d.date + " — " + d.title + note));
+    });
+    box.appendChild(list);
+    if (/^https?:\/\//.test(c.ics_url || "")) box.appendChild(el("a", { href: c.ics_url, download: "" }, t("ics")));
+    return box;
+  }
+
   function showBanner(text) { banner.textContent = text; banner.hidden = !text; }
 
   function handleCustom(custom, message) {
     if (custom.type === "guide_answer" && state.lastBot) {
+      if (custom.deadlines && custom.deadlines.length) state.lastBot.appendChild(deadlineTimeline(custom));
       state.lastBot.appendChild(ratingFor(message.seq));
       return null;
     }
