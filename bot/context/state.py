@@ -134,11 +134,11 @@ def follow(context: Context, heard: Heard) -> Context:
 
 
 def after_answer(context: Context, heard: Heard, section_procedure: str | None) -> Context:
-    """A guide answer to a full question: a new procedure is a new topic (situation and aspect reset); a section
-    without a procedure (fees, family, categories…) keeps the case the conversation is about."""
+    """A guide answer to a full question starts a new topic: the situation and aspect of earlier follow-ups no
+    longer apply (unless the question names them again). Facts about the person (category, location, dates) stay,
+    and a section without a procedure (fees, categories…) keeps the case the conversation is about."""
     procedure = section_procedure or heard.procedure or context.procedure
-    if procedure != context.procedure:
-        context = replace(context, situations=(), aspect=None)
+    context = replace(context, situations=(), aspect=None)
     return replace(
         follow(replace(context, procedure=procedure), replace(heard, procedure=procedure)),
         aspect=heard.aspect,
