@@ -108,8 +108,12 @@ def test_which_event_a_date_is_from_cue_words(text: str, event: str, day: date) 
 
 
 def test_two_dates_in_one_message_each_take_their_own_cue() -> None:
-    mentions = service.mentions_in("she entered China on 25 Nov, and her residence permit expires on 1 March 2027", TODAY)
-    assert [(m.event, m.day) for m in mentions] == [("entry", date(2026, 11, 25)), ("residence_expiry", date(2027, 3, 1))]
+    text = "she entered China on 25 Nov, and her residence permit expires on 1 March 2027"
+    mentions = service.mentions_in(text, TODAY)
+    assert [(m.event, m.day) for m in mentions] == [
+        ("entry", date(2026, 11, 25)),
+        ("residence_expiry", date(2027, 3, 1)),
+    ]
 
 
 def test_a_bare_date_takes_the_event_of_the_conversations_procedure() -> None:
