@@ -122,7 +122,7 @@ async def test_chinese_follow_ups_keep_the_procedure_and_situation() -> None:
     assert "2026年9月30日（周三）" in first["text"]
 
     cancellation = await chat.say("如果是注销呢？", "follow_up")
-    assert cancellation["section"] == "cancellation" and "按：注销" in cancellation["text"]
+    assert cancellation["section"] == "cancellation" and "针对：注销" in cancellation["text"]
     employer = await chat.say("换单位的话呢？", "follow_up")
     assert employer["section"] == "change_employer"
     wife = await chat.say("我太太呢？", "follow_up")
@@ -159,3 +159,18 @@ def test_context_rules_new_topic_resets_situation_and_aspect() -> None:
     followed = state.follow(context, state.Heard(situations=("employer_change",)))
     assert followed.procedure == "change_employer" and followed.situations == ()
     assert state.from_slots(state.to_slots(context).get) == context
+
+
+def test_content_files_name_real_sections_and_procedures() -> None:
+    from bot.deadlines.rules import default_rules
+    from bot.guide.loader import default_guide
+
+    guide = default_guide()
+    procedures = {s.procedure for s in guide.sections.values() if s.procedure}
+    for situation in state.followup_content().situations.values():
+        assert situation.get("section") is None or situation["section"] in guide.sections
+        assert all(s in guide.sections for s in (situation.get("sections") or {}).values())
+        assert situation.get("procedure") is None or situation["procedure"] in procedures
+    rules = default_rules()
+    for item in [*rules.rules.values(), *rules.events.values()]:
+        assert set(item.procedures) <= procedures, item.id

@@ -16,7 +16,7 @@ from bot.guide.answers import Reply
 from bot.guide.loader import Guide
 
 TEXTS = {
-    "for": {"en": "For: {what}", "zh": "按：{what}"},
+    "for": {"en": "For: {what}", "zh": "针对：{what}"},
     "change": {"en": "Change", "zh": "更改"},
     "category": {"en": "category {category}", "zh": "{category}类"},
     "inside": {"en": "inside China", "zh": "在境内"},
