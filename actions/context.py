@@ -59,6 +59,17 @@ def after_guide_answer(
     return reply, _slot_events(context)
 
 
+def context_can_answer(tracker: Tracker) -> bool:
+    """A message the NLU did not place that the context can: a bare "B类" or "15 March 2027" after an answer about
+    a procedure, or a date whose words say what it is."""
+    before = state.from_slots(tracker.get_slot)
+    heard = _heard(tracker, before.procedure)
+    if any(m.event for m in heard.dates):
+        return True
+    named = heard.category or heard.procedure or heard.situations or heard.aspect or heard.location
+    return bool(before.procedure and named)
+
+
 class ActionFollowUp(Action):
     """ "which papers for that one?", "what about category A?", "我太太呢？": answered for the conversation's case."""
 

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
-from actions.context import after_guide_answer
+from actions.context import ActionFollowUp, after_guide_answer, context_can_answer
 from bot.guide import answers
 from bot.guide.loader import default_guide
 
@@ -49,6 +49,8 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if context_can_answer(tracker):  # hook (actions/context.py): the conversation's context can place it
+            return await ActionFollowUp().run(dispatcher, tracker, domain)
         guide = default_guide()
         lang = language_of(tracker)
         failures = int(tracker.get_slot("fallback_count") or 0) + 1

@@ -174,3 +174,19 @@ def test_content_files_name_real_sections_and_procedures() -> None:
     rules = default_rules()
     for item in [*rules.rules.values(), *rules.events.values()]:
         assert set(item.procedures) <= procedures, item.id
+
+
+async def test_what_the_nlu_did_not_place_the_context_can() -> None:
+    from actions.guide import ActionFallback
+
+    chat = Conversation("zh")
+    ACTIONS["nlu_fallback"] = ActionFallback
+    try:
+        await chat.say("工作许可怎么延期", "faq", (("extension", 0.8),))
+        bare = await chat.say("2027年1月20日", "nlu_fallback")
+        assert [d["rule"] for d in bare["deadlines"]] == ["extension_earliest", "extension_latest"]
+        # without a context, a bare category is still not understood
+        fresh = Conversation("zh")
+        assert (await fresh.say("B类", "nlu_fallback"))["type"] == "clarify"
+    finally:
+        del ACTIONS["nlu_fallback"]
