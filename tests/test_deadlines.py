@@ -261,3 +261,8 @@ async def test_gateway_serves_the_calendar_file_and_refuses_bad_links(gateway) -
     bad = await client.get("/deadlines.ics?d=<script>:2027-01-01")
     assert bad.status == 400 and "unknown deadline" in await bad.text()
     assert (await client.get("/deadlines.ics")).status == 400
+
+
+def test_an_expiry_said_to_be_past_takes_the_last_occurrence() -> None:
+    assert service.mentions_in("it expires on 30 Sep", TODAY)[0].day == date(2027, 9, 30)
+    assert service.mentions_in("it expired on 30 Sep", TODAY, past=True)[0].day == date(2026, 9, 30)

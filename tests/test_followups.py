@@ -190,3 +190,10 @@ async def test_what_the_nlu_did_not_place_the_context_can() -> None:
         assert (await fresh.say("B类", "nlu_fallback"))["type"] == "clarify"
     finally:
         del ACTIONS["nlu_fallback"]
+
+
+def test_a_past_expiry_in_words_is_heard_as_past() -> None:
+    heard = state.hear("工作许可9月30日已经过期了", [], date(2026, 12, 1), "extension")
+    assert heard.situations == ("expired",)
+    assert heard.dates == (Mention("permit_expiry", date(2026, 9, 30), "9月30日"),)
+    assert state.hear("工作许可下个月到期了", [], date(2026, 12, 1)).situations == ()

@@ -86,7 +86,7 @@ def hear(text: str, entities: list[dict[str, Any]], today: date, procedure_hint:
     procedure = values.get("procedure")
     if "expired" in situations and procedure == "extension" and not re.search(r"renew|extend|续|延期", lowered):
         procedure = None  # "expired" alone is not a question about the extension procedure itself
-    dates = tuple(mentions_in(text or "", today, procedure or procedure_hint))
+    dates = tuple(mentions_in(text or "", today, procedure or procedure_hint, past="expired" in situations))
     return Heard(procedure, values.get("permit_category"), values.get("location"), situations, aspect, dates)
 
 

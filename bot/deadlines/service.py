@@ -97,8 +97,11 @@ def classify(text: str, found: parse.FoundDate, cues: list[tuple[int, int, str]]
     return best[2]
 
 
-def mentions_in(text: str, today: date, procedure: str | None = None, rules: Rules | None = None) -> list[Mention]:
-    """The dates of a message, each with its event and its year settled."""
+def mentions_in(
+    text: str, today: date, procedure: str | None = None, rules: Rules | None = None, past: bool = False
+) -> list[Mention]:
+    """The dates of a message, each with its event and its year settled; `past` when the message says the event
+    has happened ("it expired on 30 Sep"): a year-less date is then the last occurrence."""
     rules = rules or default_rules()
     cues = _cue_matches(text, rules)
     implied = rules.events_for_procedure(procedure)
@@ -106,11 +109,12 @@ def mentions_in(text: str, today: date, procedure: str | None = None, rules: Rul
     for found in parse.find_dates(text, today):
         event_id = classify(text, found, cues, rules) or (implied[0] if implied else None)
         event = rules.events.get(event_id or "")
-        day = (
-            parse.resolve_year(found, today, event.year, event.recent_days)
-            if event
-            else parse.resolve_year(found, today)
-        )
+        if past:
+            day = parse.resolve_year(found, today, "recent", 366)
+        elif event is None:
+            day = parse.resolve_year(found, today)
+        else:
+            day = parse.resolve_year(found, today, event.year, event.recent_days)
         result.append(Mention(event_id, day, found.text))
     return result
 
