@@ -64,10 +64,10 @@ def context_can_answer(tracker: Tracker) -> bool:
     a procedure, or a date whose words say what it is."""
     before = state.from_slots(tracker.get_slot)
     heard = _heard(tracker, before.procedure)
-    if any(m.event for m in heard.dates):
-        return True
     named = heard.category or heard.procedure or heard.situations or heard.aspect or heard.location
-    return bool(before.procedure and named)
+    placed = any(m.event for m in heard.dates) or bool(before.procedure and named)
+    # Only when the follow-up has something to answer with (so action_follow_up never hands it back).
+    return placed and answer.target(default_guide(), state.follow(before, heard), heard) is not None
 
 
 class ActionFollowUp(Action):

@@ -35,6 +35,8 @@ class ActionAnswerGuide(Action):
             reply, context_events = after_guide_answer(tracker, section, answers.answer(guide, section, lang), lang)
             send(dispatcher, reply)
             return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id), *context_events]
+        if context_can_answer(tracker):  # hook (actions/context.py): a date or follow-up the context can place
+            return await ActionFollowUp().run(dispatcher, tracker, domain)
         if decision.kind == "clarify":
             send(dispatcher, answers.clarify(guide, decision.sections, lang))
             return []

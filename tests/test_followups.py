@@ -197,3 +197,15 @@ def test_a_past_expiry_in_words_is_heard_as_past() -> None:
     assert heard.situations == ("expired",)
     assert heard.dates == (Mention("permit_expiry", date(2026, 9, 30), "9月30日"),)
     assert state.hear("工作许可下个月到期了", [], date(2026, 12, 1)).situations == ()
+
+
+async def test_a_dated_question_the_ranker_cannot_place_is_answered_from_its_event() -> None:
+    chat = Conversation("en")
+    reply = await chat.say("he entered China on 15 September, what comes next?", "faq", (("fees", 0.05),))
+    assert reply["section"] == "work_permit_after_entry"
+    assert [d["rule"] for d in reply["deadlines"]] == ["card_after_entry", "residence_permit_after_entry"]
+    papers = await chat.say("which papers for that one?", "faq", (("materials_general_rules", 0.2), ("fees", 0.15)))
+    assert (papers["type"], papers["procedure"]) == ("checklist", "work_permit_after_entry")
+    # nothing to place: the ranker's "not covered" stands
+    plain = await Conversation("en").say("best hotpot in Yizhuang?", "faq", (("fees", 0.05),))
+    assert plain["reason"] == "not_covered"
