@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
 from bot.context import answer, state
+from bot.deadlines.rules import default_rules
 from bot.guide.answers import Reply
 from bot.guide.loader import default_guide
 from bot.guide.models import GuideSection
@@ -65,9 +66,12 @@ def context_can_answer(tracker: Tracker) -> bool:
     before = state.from_slots(tracker.get_slot)
     heard = _heard(tracker, before.procedure)
     named = heard.category or heard.procedure or heard.situations or heard.aspect or heard.location
-    placed = any(m.event for m in heard.dates) or bool(before.procedure and named)
+    events = default_rules().events
+    dated = any(m.event and events[m.event].procedures for m in heard.dates)  # a date that names a procedure
+    placed = dated or bool(before.procedure and named)
     # Only when the follow-up has something to answer with (so action_follow_up never hands it back).
-    return placed and answer.target(default_guide(), state.follow(before, heard), heard) is not None
+    goal = answer.target(default_guide(), state.follow(before, heard), heard, before.procedure is not None)
+    return placed and goal is not None
 
 
 class ActionFollowUp(Action):
@@ -82,7 +86,7 @@ class ActionFollowUp(Action):
         before = state.from_slots(tracker.get_slot)
         heard = _heard(tracker, before.procedure)
         context = state.follow(before, heard)
-        goal = answer.target(guide, context, heard)
+        goal = answer.target(guide, context, heard, before.procedure is not None)
         if goal is None:
             # Nothing to follow up on: an ordinary guide question after all.
             from actions.guide import ActionAnswerGuide

@@ -209,3 +209,16 @@ async def test_a_dated_question_the_ranker_cannot_place_is_answered_from_its_eve
     # nothing to place: the ranker's "not covered" stands
     plain = await Conversation("en").say("best hotpot in Yizhuang?", "faq", (("fees", 0.05),))
     assert plain["reason"] == "not_covered"
+
+
+async def test_a_first_dated_question_gets_a_section_and_a_passport_expiry_is_no_permit_expiry() -> None:
+    chat = Conversation("en")
+    text = "One of our foreign employees resigns next Friday. What do we need to do with his work permit?"
+    reply = await chat.say(text, "faq", (("cancellation", 0.3), ("cancellation_mistakes", 0.25)))
+    assert reply["section"] == "cancellation" and reply["deadlines"][0]["rule"] == "cancellation_after_end"
+    passport = await Conversation("en").say(
+        "My passport expires in 8 months. Should I renew it first?",
+        "faq",
+        (("passport_consistency", 0.3), ("extension", 0.25)),
+    )
+    assert passport["type"] == "clarify"

@@ -67,8 +67,9 @@ def section_for_procedure(guide: Guide, procedure: str | None) -> str | None:
     return next((s.id for s in guide.sections.values() if s.procedure == procedure), None)
 
 
-def target(guide: Guide, context: Context, heard: Heard) -> Target | None:
-    """What to answer a follow-up with, or None when the context cannot say (then the guide ranking decides)."""
+def target(guide: Guide, context: Context, heard: Heard, follow_on: bool = True) -> Target | None:
+    """What to answer a follow-up with, or None when the context cannot say (then the guide ranking decides).
+    `follow_on`: the conversation was already about a procedure; a first question gets its section, not a list."""
     situations = followup_content().situations
     if "expired" in heard.situations:
         choices = situations["expired"].get("sections") or {}
@@ -76,7 +77,7 @@ def target(guide: Guide, context: Context, heard: Heard) -> Target | None:
     if "family" in heard.situations:
         return Target(section=situations["family"].get("section"))
     procedure = checklists.resolve_procedure(context.procedure, context.location)
-    if context.aspect == "materials" and procedure is not None:
+    if context.aspect == "materials" and procedure is not None and follow_on:
         return Target(checklist=procedure)
     if heard.category and not heard.procedure and not heard.situations:
         section = f"category_{heard.category.lower()}"
