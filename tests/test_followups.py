@@ -222,3 +222,12 @@ async def test_a_first_dated_question_gets_a_section_and_a_passport_expiry_is_no
         (("passport_consistency", 0.3), ("extension", 0.25)),
     )
     assert passport["type"] == "clarify"
+
+
+def test_a_date_of_another_procedures_event_changes_the_topic() -> None:
+    context = state.Context("extension", situations=("expired",))
+    entry = state.Heard(dates=(Mention("entry", date(2026, 11, 20)),))
+    assert state.follow(context, entry).procedure == "work_permit_after_entry"
+    assert state.follow(context, entry).situations == ()
+    expiry = state.Heard(dates=(Mention("permit_expiry", date(2027, 3, 15)),))
+    assert state.follow(context, expiry).procedure == "extension"

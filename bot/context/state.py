@@ -105,19 +105,18 @@ def situation_procedure(situations: tuple[str, ...]) -> str | None:
     )
 
 
-def _date_procedure(heard: Heard) -> str | None:
-    """A date names the procedure when nothing else does ("he entered China on 20 Nov" → the card after entry)."""
+def _date_procedures(heard: Heard) -> list[str]:
+    """The procedures the message's dates belong to ("he entered China on 20 Nov" → the card after entry)."""
     events = default_rules().events
-    for mention in heard.dates:
-        event = events.get(mention.event or "")
-        if event is not None and event.procedures:
-            return event.procedures[0]
-    return None
+    return [p for m in heard.dates if m.event in events for p in events[m.event or ""].procedures]
 
 
 def follow(context: Context, heard: Heard) -> Context:
     """A follow-up: what the message names replaces what the context holds; the rest carries over."""
-    procedure = heard.procedure or situation_procedure(heard.situations) or context.procedure or _date_procedure(heard)
+    dated = _date_procedures(heard)
+    # A date of another procedure's event is a new topic ("he entered China on 20 Nov" after an extension).
+    current = context.procedure if not dated or context.procedure in dated else dated[0]
+    procedure = heard.procedure or situation_procedure(heard.situations) or current
     switched = procedure != context.procedure
     kept = () if switched else context.situations
     situations = tuple(dict.fromkeys(
