@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
+from actions.context import ActionFollowUp, after_guide_answer, context_can_answer
 from bot.guide import answers
 from bot.guide.loader import default_guide
 
@@ -20,17 +21,27 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return answer_guide_question(dispatcher, tracker)
+        return await answer_guide_question(dispatcher, tracker, domain)
 
 
-def answer_guide_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    """The guide's answer policy (bot.guide.answers.respond) on the latest message: answer, ask, or not covered."""
+async def answer_guide_question(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+) -> list[EventType]:
+    """The guide's answer policy (bot.guide.answers.respond) on the latest message: answer, ask, or not covered;
+    the conversation's dates and context (actions/context.py) go around it."""
     guide = default_guide()
+    lang = language_of(tracker)
     chosen = next(tracker.get_latest_entity_values("section"), None)
-    decision, reply = answers.respond(guide, tracker.latest_message or {}, language_of(tracker), chosen)
-    send(dispatcher, reply)
+    decision, reply = answers.respond(guide, tracker.latest_message or {}, lang, chosen)
     if decision.kind == "answer":
-        return [SlotSet("fallback_count", 0), SlotSet("last_section", decision.sections[0])]
+        section = guide.sections[decision.sections[0]]
+        # Hook: deadlines from the question's dates, and the conversation's context now follows this section.
+        reply, context_events = after_guide_answer(tracker, section, reply, lang)
+        send(dispatcher, reply)
+        return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id), *context_events]
+    if context_can_answer(tracker):  # hook: a date or follow-up the context can place
+        return await ActionFollowUp().run(dispatcher, tracker, domain)
+    send(dispatcher, reply)
     return []
 
 
@@ -41,6 +52,8 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if context_can_answer(tracker):  # hook (actions/context.py): the conversation's context can place it
+            return await ActionFollowUp().run(dispatcher, tracker, domain)
         guide = default_guide()
         lang = language_of(tracker)
         failures = int(tracker.get_slot("fallback_count") or 0) + 1
@@ -48,7 +61,7 @@ class ActionFallback(Action):
         none = answers.none_score(tracker.latest_message or {})
         if ranking and ranking[0][1] >= max(answers.FALLBACK_ANSWER_CONFIDENCE, none):
             # The intent classifier was unsure, but the guide ranking is sure enough: answer rather than ask.
-            return answer_guide_question(dispatcher, tracker)
+            return await answer_guide_question(dispatcher, tracker, domain)
         options = answers.clarify_options(ranking) if ranking and ranking[0][1] >= answers.CLARIFY_CONFIDENCE else ()
         if failures >= 2:
             # The second misunderstanding in a row: a person takes over (or, out of hours, takes a message).

@@ -45,7 +45,9 @@ async def test_answers_a_clear_question_in_the_language_of_the_conversation() ->
     )
     assert messages[0]["text"].startswith("**工作许可延期**")
     assert messages[1]["custom"]["type"] == "guide_answer" and messages[1]["custom"]["lang"] == "zh"
-    assert events == [SlotSet("fallback_count", 0), SlotSet("last_section", "extension")]
+    assert events[:2] == [SlotSet("fallback_count", 0), SlotSet("last_section", "extension")]
+    # then the conversation's context (actions/context.py): the procedure of the section answered
+    assert SlotSet("context_procedure", "extension") in events[2:]
 
 
 async def test_asks_which_section_when_two_are_close() -> None:

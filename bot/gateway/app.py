@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.conversations import retention
 from bot.db import Database
 from bot.gateway import (
+    calendar_ics,
     cases_api,
     checklist_page,
     health,
@@ -132,7 +133,7 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
         app.cleanup_ctx.append(_retry_loop)
         app.cleanup_ctx.append(_webhook_loop)
         app.cleanup_ctx.append(_retention_loop)
-    for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff, insights):
+    for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff, insights, calendar_ics):
         app.router.add_routes(module.routes)
     socketio_compat.attach(app)
     return app

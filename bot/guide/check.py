@@ -398,7 +398,7 @@ def check_cautions(knowledge: Knowledge, report: Report) -> None:
                 cautioned = caution is not None and figure in numbers_in(caution[lang], lang)
                 if cautioned:
                     continue
-                for field, text in stated:
+                for part, text in stated:
                     for paragraph in paragraphs(text[lang]):
                         # The attribution may sit in the sentence itself, in its bullet, or in the line that
                         # introduces the list the bullet belongs to.
@@ -410,7 +410,7 @@ def check_cautions(knowledge: Knowledge, report: Report) -> None:
                             if figure in numbers_in(sentence, lang) and not hedged:
                                 report.add(
                                     where,
-                                    f"{field}.{lang} states {figure}, which only agency or low-reliability sources "
+                                    f"{part}.{lang} states {figure}, which only agency or low-reliability sources "
                                     f"give, without saying so: {sentence.strip()[:90]!r}",
                                 )
     for name, raw in knowledge.checklists.items():

@@ -43,7 +43,8 @@
       missing: "Materials requested", log: "Conversation", you: "You", bot: "Assistant", staff: "Staff",
       resent: "sending…", passportSent: "Passport number sent (hidden)",
       download: "Download my conversation", erase: "Delete my conversation",
-      eraseConfirm: "Delete this whole conversation from the assistant? This cannot be undone."
+      eraseConfirm: "Delete this whole conversation from the assistant? This cannot be undone.",
+      timeline: "Your deadlines", ics: "Add to calendar (.ics)", passed: "passed"
     },
     zh: {
       title: "工作许可智能助手", subtitle: "北京经济技术开发区行政审批局",
@@ -60,7 +61,8 @@
       missing: "需补正的材料", log: "对话记录", you: "您", bot: "助手", staff: "工作人员",
       resent: "发送中…", passportSent: "已提交护照号码（已隐藏）",
       download: "下载我的对话记录", erase: "删除我的对话记录",
-      eraseConfirm: "确定从助手中删除整段对话吗？删除后无法恢复。"
+      eraseConfirm: "确定从助手中删除整段对话吗？删除后无法恢复。",
+      timeline: "您的期限", ics: "添加到日历（.ics）", passed: "已过"
     }
   };
 
@@ -409,6 +411,20 @@
     return card;
   }
 
+  // Computed deadlines of a guide answer (bot/deadlines): a small timeline, and the .ics link the gateway builds.
+  function deadlineTimeline(c) {
+    var box = el("div", { class: "card deadlines", role: "group", "aria-label": t("timeline") });
+    box.appendChild(el("h3", {}, t("timeline")));
+    var list = el("ol");
+    c.deadlines.slice().sort(function (a, b) { return a.date < b.date ? -1 : 1; }).forEach(function (d) {
+      var note = (d.past ? " · " + t("passed") : "") + (d.estimate ? " · " + t("estimated") : "");
+      list.appendChild(el("li", { class: d.past ? "late" : "" }, d.date + " — " + d.title + note));
+    });
+    box.appendChild(list);
+    if (/^https?:\/\//.test(c.ics_url || "")) box.appendChild(el("a", { href: c.ics_url, download: "" }, t("ics")));
+    return box;
+  }
+
   function showBanner(text) { banner.textContent = text; banner.hidden = !text; }
 
   // ---- a guide answer: each section's key fact first, its details under a "More" toggle ----
@@ -441,6 +457,7 @@
   function handleCustom(custom, message) {
     if (custom.type === "guide_answer" && state.lastBot) {
       keyFactFirst(state.lastBot, custom.blocks, custom.note);
+      if (custom.deadlines && custom.deadlines.length) state.lastBot.appendChild(deadlineTimeline(custom));
       state.lastBot.appendChild(ratingFor(message.seq));
       return null;
     }

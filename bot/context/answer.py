@@ -1,0 +1,162 @@
+"""Turning a conversation's context into what the user sees: the answer to a follow-up (a section or a checklist
+for the right procedure and situation), the deadlines of its dates, and the line that shows what was assumed
+("For: extension · category B — Change")."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from bot import checklists
+from bot.context.state import Context, Heard, followup_content
+from bot.deadlines import service as deadlines
+from bot.guide import answers
+from bot.guide.answers import Reply
+from bot.guide.loader import Guide
+
+TEXTS = {
+    "for": {"en": "For: {what}", "zh": "针对：{what}"},
+    "change": {"en": "Change", "zh": "更改"},
+    "category": {"en": "category {category}", "zh": "{category}类"},
+    "inside": {"en": "inside China", "zh": "在境内"},
+    "outside": {"en": "outside China", "zh": "在境外"},
+    "family": {"en": "family members", "zh": "家属"},
+    "expired": {"en": "already expired", "zh": "已过期"},
+    "reset": {
+        "en": "All right, I have set aside what I assumed ({what}). Which procedure is your question about?",
+        "zh": "好的，已清除我之前的假设（{what}）。您的问题是关于哪项业务？",
+    },
+    "reset_nothing": {"en": "Which procedure is your question about?", "zh": "您的问题是关于哪项业务？"},
+}
+RESET_PAYLOAD = "/reset_context"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a follow-up is answered with: a guide section, or the checklist of a procedure."""
+
+    section: str | None = None
+    checklist: str | None = None
+
+
+def procedure_name(guide: Guide, procedure: str, lang: str) -> str:
+    term = guide.terms.get(procedure)
+    if term is not None:
+        return term.zh[0] if lang == "zh" else term.en[0]
+    section = guide.sections.get(procedure)
+    return section.title.get(lang) if section else procedure
+
+
+def assumed(guide: Guide, context: Context, lang: str) -> str:
+    """'extension · category B · inside China' — what the bot took the question to be about."""
+    parts = [procedure_name(guide, context.procedure, lang)] if context.procedure else []
+    if context.category and context.category != "unknown":
+        parts.append(TEXTS["category"][lang].format(category=context.category))
+    if context.location in ("inside", "outside"):
+        parts.append(TEXTS[context.location][lang])
+    parts += [TEXTS[s][lang] for s in context.situations if s in TEXTS]
+    return " · ".join(parts)
+
+
+def section_for_procedure(guide: Guide, procedure: str | None) -> str | None:
+    if procedure is None:
+        return None
+    if procedure in guide.sections:
+        return procedure
+    return next((s.id for s in guide.sections.values() if s.procedure == procedure), None)
+
+
+def target(guide: Guide, context: Context, heard: Heard, follow_on: bool = True) -> Target | None:
+    """What to answer a follow-up with, or None when the context cannot say (then the guide ranking decides).
+    `follow_on`: the conversation was already about a procedure; a first question gets its section, not a list."""
+    situations = followup_content().situations
+    if "expired" in heard.situations:
+        choices = situations["expired"].get("sections") or {}
+        return Target(section=choices.get(context.procedure or "", choices.get("default")))
+    if "family" in heard.situations:
+        return Target(section=situations["family"].get("section"))
+    procedure = checklists.resolve_procedure(context.procedure, context.location)
+    if context.aspect == "materials" and procedure is not None and follow_on:
+        return Target(checklist=procedure)
+    if heard.category and not heard.procedure and not heard.situations:
+        section = f"category_{heard.category.lower()}"
+        if section in guide.sections:
+            return Target(section=section)
+    section = section_for_procedure(guide, context.procedure)
+    return Target(section=section) if section else None
+
+
+def render(guide: Guide, context: Context, goal: Target, lang: str, public_url: str) -> Reply:
+    if goal.checklist:
+        given = checklists.Answers(context.category, context.location, ())
+        payload = checklists.build(goal.checklist, given, lang, public_url)
+        return Reply(text=checklists.as_text(payload), custom=payload)
+    section = guide.sections[goal.section or ""]
+    reply = answers.answer(guide, section, lang)
+    if "expired" in context.situations and followup_content().situations["expired"].get("needs_staff"):
+        add_button(reply, answers.handoff_button(lang))
+    return reply
+
+
+def add_button(reply: Reply, button: dict[str, str]) -> None:
+    if all(b.get("payload") != button["payload"] for b in reply.buttons):
+        reply.buttons.append(button)
+
+
+def with_assumptions(reply: Reply, guide: Guide, context: Context, lang: str) -> Reply:
+    """Show what the answer assumed, with a button to correct it."""
+    what = assumed(guide, context, lang)
+    if not what:
+        return reply
+    reply.text = f"{reply.text}\n{TEXTS['for'][lang].format(what=what)}"
+    reply.custom["context"] = {
+        "procedure": context.procedure,
+        "category": context.category,
+        "location": context.location,
+        "situations": list(context.situations),
+        "label": what,
+    }
+    add_button(reply, {"title": TEXTS["change"][lang], "payload": RESET_PAYLOAD})
+    return reply
+
+
+def with_deadlines(
+    reply: Reply,
+    heard: Heard,
+    context: Context,
+    today: date,
+    lang: str,
+    public_url: str,
+    carried: bool,
+) -> Reply:
+    """Put the deadlines of this turn's dates (and, when the procedure changed, of dates heard before that
+    concern it) first: a question with a date asks for that date."""
+    report = deadlines.report(
+        list(heard.dates),
+        today,
+        lang,
+        procedure=context.procedure,
+        carried=[m for m in context.dates if m not in heard.dates] if carried else None,
+    )
+    if not report.lines:
+        return reply
+    reply.text = f"{report.text()}\n{reply.text}"
+    if report.deadlines:
+        reply.custom["deadlines"] = report.deadlines
+        reply.custom["ics_url"] = deadlines.ics_url(report.deadlines, lang, public_url)
+    if report.offer_person:
+        add_button(reply, answers.handoff_button(lang))
+    return reply
+
+
+def reset(guide: Guide, context: Context, lang: str) -> Reply:
+    """Forget the assumptions and ask again, with the procedures as buttons."""
+    what = assumed(guide, context, lang)
+    text = TEXTS["reset"][lang].format(what=what) if what else TEXTS["reset_nothing"][lang]
+    buttons = [
+        {"title": procedure_name(guide, p, lang), "payload": "/follow_up" + json.dumps({"procedure": p})}
+        for p in checklists.all_checklists()
+    ]
+    return Reply(text=text, custom={"type": "clarify", "lang": lang, "options": buttons, "reason": "context_reset"},
+                 buttons=buttons)  # fmt: skip

@@ -1,0 +1,220 @@
+"""From a message to the deadlines that follow from its dates: which event each date is (cue words from
+knowledge/deadlines.yml, else the conversation's procedure), the year when it was left out, every rule counted
+from it, and the words, payload and calendar link the assistant sends. Pure functions of their inputs (text,
+today, rules, working-day calendar), so tests pass a fixed clock."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from bot.deadlines import parse
+from bot.deadlines.rules import Rules, compute, default_rules
+from bot.deadlines.texts import format_date, t
+from bot.workdays import WorkCalendar, default_calendar
+
+# A cue further than this many characters from a date does not name it (it belongs to another part of the post).
+CUE_REACH = 40
+CLAUSE_PENALTY = 30
+MAX_ICS_DATES = 20
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A date of the conversation and the event it is (None: the message did not say and no procedure implies one)."""
+
+    event: str | None
+    day: date
+    text: str = ""
+
+
+@dataclass
+class Report:
+    """The deadlines of one turn: the lines of text, the payload entries, and whether a person should be offered."""
+
+    deadlines: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    unknown: list[Mention] = field(default_factory=list)
+    offer_person: bool = False
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _find(words: tuple[str, ...], lowered: str) -> list[tuple[int, int]]:
+    """Where each word occurs; Latin words only as whole words ("enter" is not in "center")."""
+    spans = []
+    for word in words:
+        pattern = r"(?<![a-z])" + re.escape(word) + r"(?![a-z])" if word.isascii() else re.escape(word)
+        spans += [(m.start(), m.end()) for m in re.finditer(pattern, lowered)]
+    return spans
+
+
+def _cue_matches(text: str, rules: Rules) -> list[tuple[int, int, str]]:
+    """(start, end, event) of every cue in the text, without cues inside a longer cue of any event."""
+    lowered = text.lower()
+    found = [
+        (start, end, event.id)
+        for event in rules.events.values()
+        for start, end in _find(event.cues["en"] + event.cues["zh"], lowered)
+    ]
+    return [f for f in found if not any(o[0] <= f[0] and f[1] <= o[1] and (o[1] - o[0]) > (f[1] - f[0]) for o in found)]
+
+
+def _distance(text: str, start: int, end: int, found: parse.FoundDate) -> int:
+    """Characters between a cue and a date, plus a clause's worth for every clause boundary between them."""
+    if end <= found.start:
+        gap = text[end : found.start]
+    elif start >= found.end:
+        gap = text[found.end : start]
+    else:
+        return 0
+    return len(gap) + CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(gap))
+
+
+_CLAUSE_BREAK = re.compile(r"[,，;；。!?！？\n]|\band\b|\bbut\b|但是|而且")
+
+
+def classify(text: str, found: parse.FoundDate, cues: list[tuple[int, int, str]], rules: Rules) -> str | None:
+    """The event of the nearest cue within reach (a longer cue wins a tie), refined by a subject word near the
+    date ("contract" turns "ends on" into the end of the contract)."""
+    best: tuple[int, int, str] | None = None
+    for start, end, event in cues:
+        distance = _distance(text, start, end, found)
+        if distance <= CUE_REACH and (best is None or (distance, start - end) < best[:2]):
+            best = (distance, start - end, event)
+    if best is None:
+        return None
+    lowered = text.lower()
+    for event in rules.events.values():
+        if event.refines == best[2] and any(
+            _distance(text, start, end, found) <= CUE_REACH for start, end in _find(event.subjects, lowered)
+        ):
+            return event.id
+    return best[2]
+
+
+def mentions_in(
+    text: str, today: date, procedure: str | None = None, rules: Rules | None = None, past: bool = False
+) -> list[Mention]:
+    """The dates of a message, each with its event and its year settled; `past` when the message says the event
+    has happened ("it expired on 30 Sep"): a year-less date is then the last occurrence."""
+    rules = rules or default_rules()
+    cues = _cue_matches(text, rules)
+    implied = rules.events_for_procedure(procedure)
+    result = []
+    for found in parse.find_dates(text, today):
+        event_id = classify(text, found, cues, rules) or (implied[0] if implied else None)
+        event = rules.events.get(event_id or "")
+        if past:
+            day = parse.resolve_year(found, today, "recent", 366)
+        elif event is None:
+            day = parse.resolve_year(found, today)
+        else:
+            day = parse.resolve_year(found, today, event.year, event.recent_days)
+        result.append(Mention(event_id, day, found.text))
+    return result
+
+
+def report(
+    mentions: list[Mention],
+    today: date,
+    lang: str,
+    procedure: str | None = None,
+    carried: list[Mention] | None = None,
+    rules: Rules | None = None,
+    workdays: WorkCalendar | None = None,
+) -> Report:
+    """Every deadline from this turn's dates, and from dates heard earlier whose rules concern `procedure`."""
+    rules = rules or default_rules()
+    workdays = workdays or default_calendar()
+    out = Report()
+    wanted: list[tuple[Mention, list[Any]]] = []
+    for mention in mentions:
+        if mention.event is None:
+            out.unknown.append(mention)
+        else:
+            wanted.append((mention, rules.for_event(mention.event)))
+    for mention in carried or []:
+        if mention.event is None or any(m.event == mention.event for m, _ in wanted):
+            continue
+        relevant = [r for r in rules.for_event(mention.event) if procedure and procedure in r.procedures]
+        if relevant:
+            wanted.append((mention, relevant))
+    for mention, event_rules in wanted:
+        event = rules.events[mention.event or ""]
+        for rule in event_rules:
+            out.deadlines.append(_deadline(rule, mention, event.title.get(lang), today, lang, workdays, out))
+    if out.deadlines:
+        out.lines.insert(0, t("intro", lang, today=format_date(today, lang)))
+    if out.unknown:
+        example = format_date(out.unknown[0].day, lang)
+        dates = ", ".join(format_date(m.day, lang) for m in out.unknown)
+        out.lines.append(t("unknown_event", lang, dates=dates, example=example))
+    return out
+
+
+def _deadline(
+    rule: Any, mention: Mention, event_title: str, today: date, lang: str, workdays: WorkCalendar, out: Report
+) -> dict[str, Any]:
+    computed = compute(rule, rule.count, mention.day, workdays)
+    past = computed.day < today
+    lines = [
+        t("line", lang, title=rule.title.get(lang), date=format_date(computed.day, lang), rule=rule.text.get(lang),
+          event=event_title, event_date=format_date(mention.day, lang))
+    ]  # fmt: skip
+    if past:
+        lines.append(t("past_fine" if rule.past_is_fine else "past", lang, what_now=rule.if_past.get(lang)))
+        out.offer_person |= not rule.past_is_fine
+    if computed.working_day_before and not past:
+        lines.append(
+            t(
+                "day_off",
+                lang,
+                date=format_date(computed.day, lang),
+                before=format_date(computed.working_day_before, lang),
+            )
+        )
+    if computed.estimate:
+        lines.append(t("estimate", lang, year=computed.day.year))
+    conflicts = []
+    for conflict in rule.conflicts:
+        other = compute(rule, conflict.count, mention.day, workdays)
+        conflicts.append(
+            {
+                "date": other.day.isoformat(),
+                "count": conflict.count.count,
+                "unit": conflict.count.unit,
+                "estimate": other.estimate,
+                "note": conflict.note.get(lang),
+                "source": conflict.sources[0].url,
+            }
+        )
+        lines.append(t("conflict", lang, note=conflict.note.get(lang), date=format_date(other.day, lang)))
+    out.lines.extend(lines)
+    return {
+        "rule": rule.id,
+        "title": rule.title.get(lang),
+        "date": computed.day.isoformat(),
+        "kind": rule.kind,
+        "count": rule.count.count,
+        "unit": rule.count.unit,
+        "event": mention.event,
+        "event_date": mention.day.isoformat(),
+        "estimate": computed.estimate,
+        "past": past,
+        "working_day_before": computed.working_day_before.isoformat() if computed.working_day_before else None,
+        "source": rule.sources[0].url,
+        "conflicts": conflicts,
+    }
+
+
+def ics_url(deadlines: list[dict[str, Any]], lang: str, public_url: str = "") -> str | None:
+    """The gateway link that turns these computed dates into a calendar file (see bot/gateway/calendar_ics.py)."""
+    if not deadlines:
+        return None
+    pairs = [("lang", lang)] + [("d", f"{d['rule']}:{d['date']}") for d in deadlines[:MAX_ICS_DATES]]
+    return f"{public_url.rstrip('/')}/deadlines.ics?{urlencode(pairs)}"
