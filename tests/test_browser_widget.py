@@ -159,7 +159,7 @@ def test_conversation_in_both_languages_with_sources_and_buttons(stack, browser)
     assert answer.locator(".rate button").count() == 2
     # Key fact first; the details wait under "More".
     more = answer.locator("button.more").first
-    details = page.locator("#" + more.get_attribute("aria-controls"))
+    details = chat.locator("#" + more.get_attribute("aria-controls"))
     assert more.get_attribute("aria-expanded") == "false" and not details.is_visible()
     more.click()
     assert more.get_attribute("aria-expanded") == "true" and details.is_visible()
