@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import aiohttp
 
@@ -37,6 +38,20 @@ class ActionsUnavailable(RasaUnavailable):
 
 class _Dropped(Exception):
     """The connection broke after the request was sent: the server may have processed the turn before dying."""
+
+
+@contextlib.contextmanager
+def _transport_errors() -> Iterator[None]:
+    """What a failed request to Rasa means: refused (ClientConnectorError, passed on: nothing was processed),
+    dropped after sending (the server may have processed it), or otherwise unavailable (a retry later)."""
+    try:
+        yield
+    except aiohttp.ClientConnectorError:
+        raise
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
+        raise _Dropped(str(exc) or exc.__class__.__name__) from exc
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise RasaUnavailable(str(exc) or exc.__class__.__name__) from exc
 
 
 class RasaClient:
@@ -134,7 +149,7 @@ class RasaClient:
         raise RasaUnavailable("; ".join(errors) or "no Rasa server answered")
 
     async def _post_turn(self, base: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
+        with _transport_errors():
             url = f"{base}/webhooks/rest/webhook"
             async with self._session.post(
                 url, json=body, timeout=self._timeout, headers=self._channel_headers
@@ -144,12 +159,6 @@ class RasaClient:
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
                 data = await response.json(content_type=None)
-        except aiohttp.ClientConnectorError:
-            raise
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
-            raise _Dropped(str(exc) or exc.__class__.__name__) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise RasaUnavailable(str(exc) or exc.__class__.__name__) from exc
         if not isinstance(data, list):
             raise RasaUnavailable("Rasa answered with something other than a list of messages")
         messages = [item for item in data if isinstance(item, dict)]
@@ -160,7 +169,7 @@ class RasaClient:
     async def _replies_in_tracker(self, base: str, sender: str, seq: int) -> list[dict[str, Any]] | None:
         """The bot messages of the turn of message `seq` if Rasa's tracker has it (the turn ran, its reply was
         lost), else None. Raises like a turn would when the server cannot be asked."""
-        try:
+        with _transport_errors():
             async with self._session.get(
                 f"{base}/conversations/{sender}/tracker",
                 params={"token": self._token, "include_events": "AFTER_RESTART"},
@@ -173,12 +182,6 @@ class RasaClient:
                     log.warning("cannot read Rasa's tracker (HTTP %s); sending the message again", response.status)
                     return None
                 tracker = await response.json(content_type=None)
-        except aiohttp.ClientConnectorError:
-            raise
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
-            raise _Dropped(str(exc) or exc.__class__.__name__) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise RasaUnavailable(str(exc) or exc.__class__.__name__) from exc
         return turn_replies(tracker.get("events") if isinstance(tracker, dict) else None, seq)
 
     async def resume(self, sender: str, token: str) -> None:
