@@ -32,14 +32,17 @@ async def answer_guide_question(
     guide = default_guide()
     lang = language_of(tracker)
     chosen = next(tracker.get_latest_entity_values("section"), None)
-    decision, reply = answers.respond(guide, tracker.latest_message or {}, lang, chosen)
-    if decision.kind == "answer":
+    latest = tracker.latest_message or {}
+    decision, reply = answers.respond(guide, latest, lang, chosen)
+    # A follow-up the context can place wins over an answer the ranking is not sure of.
+    defer = chosen is None and not answers.is_sure(latest) and context_can_answer(tracker)
+    if decision.kind == "answer" and not defer:
         section = guide.sections[decision.sections[0]]
         # Hook: deadlines from the question's dates, and the conversation's context now follows this section.
         reply, context_events = after_guide_answer(tracker, section, reply, lang)
         send(dispatcher, reply)
         return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id), *context_events]
-    if context_can_answer(tracker):  # hook: a date or follow-up the context can place
+    if defer or context_can_answer(tracker):  # hook: a date or follow-up the context can place
         return await ActionFollowUp().run(dispatcher, tracker, domain)
     send(dispatcher, reply)
     return []

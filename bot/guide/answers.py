@@ -35,6 +35,10 @@ RELATED_OPTIONS = 2
 PART_CONFIDENCE = 0.3
 PART_LEAD = 1.5
 MAX_SECTIONS = 3
+# A ranking this sure is answered as it stands even where the conversation's context could read the message as a
+# follow-up ("which papers for that one?" after an answer about a procedure); a weaker lead gives way to the context.
+SURE_CONFIDENCE = 0.35
+SURE_LEAD = 2.0
 
 UNCONFIRMED = {
     "en": "not confirmed yet — please check with staff",
@@ -118,6 +122,11 @@ def parts_from_parse(parse_data: dict[str, Any], retrieval_intent: str = "faq") 
     selector = (parse_data.get("response_selector") or {}).get(retrieval_intent) or {}
     parts = selector.get("parts") or []
     return [[(str(sid), float(conf)) for sid, conf in part.get("ranking") or []] for part in parts]
+
+
+def is_sure(parse_data: dict[str, Any]) -> bool:
+    """Whether the section ranking alone is sure enough to override the conversation's context (SURE_*)."""
+    return _leads(ranking_from_parse(parse_data), SURE_CONFIDENCE, SURE_LEAD)
 
 
 def _leads(ranking: list[tuple[str, float]], confidence: float, lead: float) -> bool:
