@@ -60,6 +60,11 @@ def after_guide_answer(
     return reply, _slot_events(context)
 
 
+def follows_a_procedure(tracker: Tracker) -> bool:
+    """The conversation already has a procedure in context, so a vague message may be a follow-up to it."""
+    return state.from_slots(tracker.get_slot).procedure is not None
+
+
 def context_can_answer(tracker: Tracker) -> bool:
     """A message the NLU did not place that the context can: a bare "B类" or "15 March 2027" after an answer about
     a procedure, or a date whose words say what it is."""

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
-from actions.context import ActionFollowUp, after_guide_answer, context_can_answer
+from actions.context import ActionFollowUp, after_guide_answer, context_can_answer, follows_a_procedure
 from bot.guide import answers
 from bot.guide.loader import default_guide
 
@@ -34,8 +34,14 @@ async def answer_guide_question(
     chosen = next(tracker.get_latest_entity_values("section"), None)
     latest = tracker.latest_message or {}
     decision, reply = answers.respond(guide, latest, lang, chosen)
-    # A follow-up the context can place wins over an answer the ranking is not sure of.
-    defer = chosen is None and not answers.is_sure(latest) and context_can_answer(tracker)
+    # In a conversation about a procedure, a follow-up the context can place wins over an answer the ranking is not
+    # sure of (a first message has no context to follow: the ranking's answer stands).
+    defer = (
+        chosen is None
+        and follows_a_procedure(tracker)
+        and not answers.is_sure(latest)
+        and context_can_answer(tracker)
+    )
     if decision.kind == "answer" and not defer:
         section = guide.sections[decision.sections[0]]
         # Hook: deadlines from the question's dates, and the conversation's context now follows this section.
