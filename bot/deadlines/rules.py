@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.deadlines.parse import add_months
 from bot.guide.loader import KNOWLEDGE_DIR, read_knowledge_yaml
-from bot.guide.models import Localized
+from bot.guide.models import Localized, Source
 from bot.workdays import WorkCalendar
 
 UNITS = ("calendar_days", "working_days", "months")
@@ -25,12 +25,6 @@ YEAR_RULES = ("next", "recent")
 
 class DeadlineRulesError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Source:
-    url: str
-    tag: str
 
 
 @dataclass(frozen=True)
