@@ -40,7 +40,7 @@ class ActionAskApplicationNumber(Action):
 @lru_cache(maxsize=1)
 def keyer() -> NumberKeyer:
     """Keys numbers as the gateway does (the same SECRET_KEY), so both sides match the same form row."""
-    from bot.settings import load_settings
+    from bot.core.settings import load_settings
 
     return NumberKeyer(load_settings().secret_key)
 

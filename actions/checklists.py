@@ -12,9 +12,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import language_of
 from bot import checklists
+from bot.core.settings import load_settings
 from bot.guide import answers
 from bot.guide.loader import default_guide
-from bot.settings import load_settings
 
 SLOTS = {"category": "checklist_category", "location": "checklist_location", "situations": "checklist_situations_done"}
 DONE = "none"

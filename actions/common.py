@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.db import Database
 from bot.guide.answers import Reply
-from bot.language import DEFAULT, SUPPORTED
+from bot.nlu.language import DEFAULT, SUPPORTED
 
 
 def language_of(tracker: Tracker) -> str:
@@ -26,6 +26,6 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
 @lru_cache(maxsize=1)
 def database() -> Database:
     """One engine per action-server process, from settings."""
-    from bot.settings import load_settings
+    from bot.core.settings import load_settings
 
     return Database(load_settings().database_url)

@@ -16,12 +16,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
 from bot.context import answer, state
+from bot.core.settings import load_settings
+from bot.core.workdays import shanghai_date
 from bot.deadlines.rules import default_rules
 from bot.guide.answers import Reply
 from bot.guide.loader import default_guide
 from bot.guide.models import GuideSection
-from bot.settings import load_settings
-from bot.workdays import shanghai_date
 
 
 def _utc_now() -> datetime:

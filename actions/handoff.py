@@ -11,11 +11,11 @@ from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotS
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import database, language_of
+from bot.core.settings import load_settings
 from bot.db.models import utcnow
 from bot.guide.loader import default_guide
 from bot.handoff import texts, tickets, webhook
 from bot.handoff.office_hours import OfficeHours
-from bot.settings import load_settings
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")

@@ -31,9 +31,9 @@ def _guide_check(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from bot.generate import stale_generated, write_generated
+    from bot.core.settings import PROJECT_ROOT
     from bot.guide.loader import GuideError
-    from bot.settings import PROJECT_ROOT
+    from bot.rasa.generate import stale_generated, write_generated
 
     try:
         if args.check:
@@ -56,29 +56,29 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from bot.training import train
+    from bot.rasa.training import train
 
     return train(force=args.force)
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from bot.core.settings import load_settings
     from bot.db.migrate import upgrade
-    from bot.settings import load_settings
 
     upgrade(args.url or load_settings().database_url)
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.settings import load_settings
-    from bot.supervisor import run
+    from bot.core.settings import load_settings
+    from bot.processes.supervisor import run
 
     return run(load_settings())
 
 
 def _gateway(args: argparse.Namespace) -> int:
+    from bot.core.settings import load_settings
     from bot.gateway.app import run
-    from bot.settings import load_settings
 
     run(load_settings())
     return 0

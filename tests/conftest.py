@@ -11,10 +11,10 @@ from typing import Iterator
 import pytest
 import sqlalchemy as sa
 
+from bot.core.settings import load_settings
 from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.gateway.app import create_app
-from bot.settings import load_settings
 from tests.gateway_support import ScriptedRasa
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -112,8 +112,8 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The real assistant: trained model, action server, Rasa server and gateway, on free local ports."""
-    from bot.supervisor import private_stack
-    from bot.training import MODEL
+    from bot.processes.supervisor import private_stack
+    from bot.rasa.training import MODEL
 
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` (make test does it first)")

@@ -24,7 +24,7 @@ class ScriptedRasa:
     reply: Callable[[str], list[dict[str, Any]]] = lambda text: [{"text": f"echo: {text}"}]
 
     tracker_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    channel_tokens: list[str | None] = field(default_factory=list)  # what each message carried (bot/rasa_channel.py)
+    channel_tokens: list[str | None] = field(default_factory=list)  # what each message carried (bot/rasa/channel.py)
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -24,9 +24,9 @@ from bot.cases.identifiers import (
 )
 from bot.cases.service import CaseError, NewCase
 from bot.cases.stages import default_procedures
+from bot.core.workdays import WorkCalendar
 from bot.db import Database
 from bot.db.models import PROCEDURES, STAGES, Case, LookupAttempt
-from bot.workdays import WorkCalendar
 
 HASHER = PassportHasher("test-secret")
 KEYER = NumberKeyer("test-secret")

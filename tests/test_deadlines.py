@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.workdays import WorkCalendar
 from bot.deadlines import ics, parse, service
 from bot.deadlines.rules import Count, DeadlineRulesError, compute, default_rules, parse_rules
-from bot.workdays import WorkCalendar
 
 TODAY = date(2026, 12, 1)  # a Tuesday
 RESEARCH = Path("/work/shared/research")

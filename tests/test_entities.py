@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.entities import EntityRecognizer
-from bot.generate import GENERATED_DIR
+from bot.nlu.entities import EntityRecognizer
+from bot.rasa.generate import GENERATED_DIR
 
 
 @pytest.fixture(scope="module")

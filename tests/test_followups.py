@@ -16,7 +16,7 @@ from actions.context import ActionFollowUp, ActionResetContext
 from actions.guide import ActionAnswerGuide
 from bot.context import state
 from bot.deadlines.service import Mention
-from bot.entities import EntityRecognizer
+from bot.nlu.entities import EntityRecognizer
 
 ACTIONS = {"faq": ActionAnswerGuide, "follow_up": ActionFollowUp, "reset_context": ActionResetContext}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.generate import GENERATED_DIR, stale_generated
 from bot.guide.loader import load_guide
+from bot.rasa.generate import GENERATED_DIR, stale_generated
 
 
 def test_generated_files_are_up_to_date() -> None:
@@ -27,7 +27,7 @@ def test_every_section_and_glossary_term_is_in_the_generated_files() -> None:
 
 
 def test_a_changed_guide_makes_the_files_stale(tmp_path, monkeypatch) -> None:
-    from bot import generate
+    from bot.rasa import generate
 
     guide = load_guide()
     section = next(iter(guide.sections.values()))

@@ -16,9 +16,9 @@ from bot.cases.lookup import CaseStatus
 from bot.cases.stages import load_procedures
 from bot.cases.texts import status_text
 from bot.checklists import Answers
+from bot.core.workdays import WorkCalendar
 from bot.guide.check import find_research_dir, numbers_in, run_checks
 from bot.guide.loader import KNOWLEDGE_DIR, read_knowledge_yaml
-from bot.workdays import WorkCalendar
 
 RESEARCH = find_research_dir()
 

@@ -72,9 +72,9 @@ def test_a_text_edit_goes_live_in_the_running_stack_without_retraining(tmp_path:
 
     import requests
 
-    from bot.rasa_config import channel_headers
-    from bot.supervisor import private_stack
-    from bot.training import MODEL
+    from bot.processes.supervisor import private_stack
+    from bot.rasa.endpoints import channel_headers
+    from bot.rasa.training import MODEL
 
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` (make test does it first)")
@@ -88,7 +88,7 @@ def test_a_text_edit_goes_live_in_the_running_stack_without_retraining(tmp_path:
 
     def fees_answer(rasa_url: str) -> str:
         body = {"sender": "reload-" + str(time.monotonic_ns()), "message": "How much does the work permit cost?"}
-        # Rasa's REST channel answers only the gateway's token (bot.rasa_channel).
+        # Rasa's REST channel answers only the gateway's token (bot.rasa.channel).
         replies = requests.post(f"{rasa_url}/webhooks/rest/webhook", json=body, headers=headers, timeout=30).json()
         sections = [(r.get("custom") or {}).get("section") for r in replies]
         assert "fees" in sections, replies

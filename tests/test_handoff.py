@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.conversations import store
+from bot.core.workdays import SHANGHAI
 from bot.db import Database
 from bot.handoff import gaps, staff_accounts, tickets, webhook
 from bot.handoff.office_hours import OfficeHours, OfficeHoursError
 from bot.handoff.staff_accounts import AccountError
 from bot.handoff.tickets import TicketError
-from bot.workdays import SHANGHAI
 
 
 def beijing(*args: int) -> datetime:

@@ -172,7 +172,7 @@ async def test_the_webhook_follows_no_redirect(aiohttp_server, db: Database) -> 
 
 
 async def test_the_gateway_sends_rasa_the_channel_token(gateway, rasa) -> None:  # type: ignore[no-untyped-def]
-    from bot.rasa_config import channel_token
+    from bot.rasa.endpoints import channel_token
     from tests.gateway_support import ChatClient
 
     applicant = ChatClient(await gateway.ws_connect("/ws"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.workdays import SHANGHAI
 from bot.db import Database
 from bot.db.models import Case, CaseEvent, CaseVerification, Conversation, Message, MissingMaterial, Ticket
 from bot.gateway.keys import DB
@@ -20,7 +21,6 @@ from bot.insights import feedback
 from bot.insights import period as periods
 from bot.insights.csvout import to_csv
 from bot.insights.report import build
-from bot.workdays import SHANGHAI
 
 NOVEMBER = periods.around("month", date(2026, 11, 15))
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
@@ -327,10 +327,10 @@ def test_insights_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from aiohttp import web
     from playwright.sync_api import expect, sync_playwright
 
+    from bot.core.settings import load_settings
     from bot.db.migrate import upgrade
     from bot.gateway.app import create_app
-    from bot.settings import load_settings
-    from bot.supervisor import free_port
+    from bot.processes.supervisor import free_port
     from tests.test_browser_console import SHOTS, launch
 
     url = f"sqlite:///{tmp_path / 'insights.db'}"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.rasa_config import action_token, channel_headers
+from bot.rasa.endpoints import action_token, channel_headers
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language import detect_language, normalize_language
+from bot.nlu.language import detect_language, normalize_language
 
 
 @pytest.mark.parametrize(

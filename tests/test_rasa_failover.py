@@ -33,7 +33,7 @@ class FakeRasa:
     tracker: SharedTracker
     up: bool = True
     drop_after_saving: bool = False  # dies after saving the turn, before its reply leaves
-    actions_down: bool = False  # answers like bot/rasa_server.py when the action server stays unreachable
+    actions_down: bool = False  # answers like bot/rasa/server.py when the action server stays unreachable
     turns: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
@@ -180,7 +180,7 @@ def test_turn_replies_stop_at_the_next_turn() -> None:
 
 
 async def test_a_refused_connection_moves_on_at_once(gateway_factory, aiohttp_server) -> None:
-    from bot.supervisor import free_port
+    from bot.processes.supervisor import free_port
 
     tracker = SharedTracker()
     live = FakeRasa("live", tracker)
@@ -195,7 +195,7 @@ async def test_a_refused_connection_moves_on_at_once(gateway_factory, aiohttp_se
 
 
 async def test_rasa_waits_for_an_action_server_that_comes_back(aiohttp_server, monkeypatch) -> None:
-    """bot/rasa_server.py: an action call that cannot connect is tried again within the turn."""
+    """bot/rasa/server.py: an action call that cannot connect is tried again within the turn."""
     import asyncio
 
     from rasa.core.actions.action import RemoteAction
@@ -204,8 +204,8 @@ async def test_rasa_waits_for_an_action_server_that_comes_back(aiohttp_server, m
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot import rasa_server
-    from bot.supervisor import free_port
+    from bot.processes.supervisor import free_port
+    from bot.rasa import server as rasa_server
 
     rasa_server.wait_for_action_server()
     port = free_port()

@@ -7,7 +7,7 @@ from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_server import compile_action_response_validation
+from bot.rasa.server import compile_action_response_validation
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def action() -> RemoteAction:
 
 
 def test_patch_is_installed_and_valid_responses_pass(action: RemoteAction) -> None:
-    assert RemoteAction._validate_action_result.__module__ == "bot.rasa_server"
+    assert RemoteAction._validate_action_result.__module__ == "bot.rasa.server"
     good = {
         "events": [{"event": "slot", "name": "fallback_count", "value": 0}],
         "responses": [{"text": "hi", "custom": {"type": "guide_answer"}}],

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from bot import settings as settings_module
-from bot.rasa_config import COMMITTED_ENDPOINTS, action_token, endpoints
-from bot.settings import load_settings
+from bot.core import settings as settings_module
+from bot.core.settings import load_settings
+from bot.rasa.endpoints import COMMITTED_ENDPOINTS, action_token, endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 

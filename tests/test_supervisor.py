@@ -22,9 +22,9 @@ from typing import Any, Callable
 import aiohttp
 import pytest
 
-from bot import process_state
-from bot.settings import PROJECT_ROOT, load_settings
-from bot.supervisor import Child, GaveUp, RestartPolicy, Supervisor, free_port
+from bot.core.settings import PROJECT_ROOT, load_settings
+from bot.processes import state as process_state
+from bot.processes.supervisor import Child, GaveUp, RestartPolicy, Supervisor, free_port
 
 # A stand-in process: answers 200 on every GET of its port; `--ignore-term` makes it ignore SIGTERM, `--crash`
 # makes it print a line and exit with code 3 at once.
@@ -145,8 +145,8 @@ def test_processes_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from bot.settings import load_settings
-        from bot.supervisor import Child, Supervisor, RestartPolicy
+        from bot.core.settings import load_settings
+        from bot.processes.supervisor import Child, Supervisor, RestartPolicy
         child = Child("stand-in", [sys.executable, "-c", {STAND_IN!r}, "{free_port()}"], "http://127.0.0.1:1/")
         supervisor = Supervisor(load_settings(), [child], RestartPolicy())
         supervisor.start_all(quiet=True)
@@ -288,8 +288,8 @@ class RealStack:
             PYTHONUNBUFFERED="1",
         )
         from bot.db.migrate import upgrade
-        from bot.rasa_config import rasa_token
-        from bot.supervisor import _environment
+        from bot.processes.supervisor import _environment
+        from bot.rasa.endpoints import rasa_token
 
         with _environment(self.env):
             self.settings = load_settings()

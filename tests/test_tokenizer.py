@@ -6,8 +6,8 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.generate import GENERATED_DIR
 from bot.nlu.tokenizer import MixedJiebaTokenizer
+from bot.rasa.generate import GENERATED_DIR
 
 
 def tokens(text: str, tmp_path) -> list[str]:  # type: ignore[no-untyped-def]

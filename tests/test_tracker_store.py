@@ -20,7 +20,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.rasa_stores import WindowedSQLTrackerStore
+from bot.rasa.tracker_store import WindowedSQLTrackerStore
 
 DOMAIN = Domain.load("domain.yml")
 
@@ -117,7 +117,7 @@ def test_deserialise_matches_rasa_for_every_event_kind() -> None:
         deserialise_events,
     )
 
-    from bot.rasa_stores import deserialise
+    from bot.rasa.tracker_store import deserialise
 
     tracker = long_tracker(12)
     others = [

@@ -14,8 +14,8 @@ from bot.cases.csv_import import import_csv
 from bot.cases.demo import seed_demo
 from bot.cases.identifiers import PassportHasher
 from bot.cases.service import CaseError, NewCase
+from bot.core.settings import load_settings
 from bot.db import Database
-from bot.settings import load_settings
 
 
 def _context() -> tuple[Database, PassportHasher]:

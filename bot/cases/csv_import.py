@@ -12,9 +12,9 @@ from typing import Callable
 from bot.cases.identifiers import PassportHasher
 from bot.cases.service import CaseError, NewCase, _insert, validate_new_case
 from bot.cases.stages import default_procedures
+from bot.core.workdays import SHANGHAI
 from bot.db import Database
 from bot.db.models import utcnow
-from bot.workdays import SHANGHAI
 
 REQUIRED = ("application_number", "procedure", "applicant_name", "passport_number")
 OPTIONAL = ("category", "nationality", "employer_name", "employer_credit_code", "stage", "stage_since", "submitted_at")

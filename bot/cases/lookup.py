@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from bot.cases.checks import CheckView
 from bot.cases.identifiers import PassportHasher, mask_number
 from bot.cases.stages import Procedures, default_procedures
+from bot.core.workdays import WorkCalendar, default_calendar, shanghai_date
 from bot.db import Database
 from bot.db.models import Case, CaseEvent, CaseVerification, LookupAttempt, MissingMaterial, utcnow
-from bot.workdays import WorkCalendar, default_calendar, shanghai_date
 
 Clock = Callable[[], datetime]
 FAILURES = ("mismatch", "not_found", "pending")

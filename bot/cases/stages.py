@@ -8,9 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from bot.core.workdays import WorkCalendar, shanghai_date
 from bot.guide.loader import KNOWLEDGE_DIR, read_knowledge_yaml
 from bot.guide.models import Localized
-from bot.workdays import WorkCalendar, shanghai_date
 
 
 class InvalidTransition(ValueError):

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.cases.checks import CheckView
 from bot.cases.identifiers import number_description, number_example
 from bot.cases.lookup import CaseStatus
-from bot.workdays import SHANGHAI
+from bot.core.workdays import SHANGHAI
 
 
 def handoff_button(lang: str) -> dict[str, str]:

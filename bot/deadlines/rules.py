@@ -1,7 +1,7 @@
 """The deadline rules of `knowledge/deadlines.yml` and the arithmetic that turns an event's date into deadlines.
 
 Calendar days, Chinese working days and months are three units, each counted its own way; a rule has one unit and
-every computed date says which. Working days come from `bot.workdays` (official holidays and adjusted weekends);
+every computed date says which. Working days come from `bot.core.workdays` (official holidays and adjusted weekends);
 a date that depends on a year the holiday calendar does not know is marked an estimate.
 """
 
@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from bot.core.workdays import WorkCalendar
 from bot.deadlines.parse import add_months
 from bot.guide.loader import KNOWLEDGE_DIR, read_knowledge_yaml
 from bot.guide.models import Localized, Source
-from bot.workdays import WorkCalendar
 
 UNITS = ("calendar_days", "working_days", "months")
 KINDS = ("earliest", "latest", "due")

@@ -11,10 +11,10 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.core.workdays import WorkCalendar, default_calendar
 from bot.deadlines import parse
 from bot.deadlines.rules import Rules, compute, default_rules
 from bot.deadlines.texts import format_date, t
-from bot.workdays import WorkCalendar, default_calendar
 
 # A cue further than this many characters from a date does not name it (it belongs to another part of the post).
 CUE_REACH = 40

@@ -336,7 +336,7 @@ def main(args: argparse.Namespace) -> int:
     if host not in LOOPBACK:
         print(f"refusing to run against {host}: loopback only", flush=True)
         return 2
-    from bot.settings import load_settings
+    from bot.core.settings import load_settings
 
     settings = load_settings()
     started = time.monotonic()

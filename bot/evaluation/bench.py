@@ -30,9 +30,9 @@ from typing import Callable
 
 import aiohttp
 
+from bot.core.settings import PROJECT_ROOT, load_settings
 from bot.evaluation.questions import load_questions
-from bot.rasa_config import channel_headers
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.rasa.endpoints import channel_headers
 
 BASELINE_DIR = PROJECT_ROOT / "var" / "bench-baseline"
 TURN_TIMEOUT = 30.0
@@ -286,7 +286,7 @@ class Baseline:
     """The stock assistant served by `rasa run` on a free port (its own actions are never called)."""
 
     def __init__(self, model: Path) -> None:
-        from bot.supervisor import free_port
+        from bot.processes.supervisor import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -308,7 +308,7 @@ class Baseline:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        from bot.supervisor import _healthy
+        from bot.processes.supervisor import _healthy
 
         deadline = time.monotonic() + 180
         while not _healthy(self.url + "/webhooks/rest/"):
@@ -325,7 +325,7 @@ class Baseline:
 def main(args: argparse.Namespace) -> int:
     """Our stack and the baseline run at the same time (each idle while the other is measured), and the saturation
     runs alternate between them, so drift in the machine's speed hits both sides alike."""
-    from bot.supervisor import private_stack
+    from bot.processes.supervisor import private_stack
 
     english = ["hello", "how are you", "I am happy", "great", "bye", "are you a bot?"]
     seconds = float(args.seconds)

@@ -22,11 +22,11 @@ from typing import Any
 
 import yaml
 
+from bot.core.settings import PROJECT_ROOT
 from bot.guide import answers
 from bot.guide.loader import default_guide
-from bot.language import detect_language
 from bot.nlu.guide_ranker import GuideSectionRanker, SectionModel, rank_message, training_examples
-from bot.settings import PROJECT_ROOT
+from bot.nlu.language import detect_language
 
 USER_DICT = PROJECT_ROOT / "data" / "generated" / "jieba" / "userdict.txt"
 CACHE_DIR = PROJECT_ROOT / "results" / "offline_ranker"

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from bot.language import detect_language
+from bot.nlu.language import detect_language
 
 NONE = "none"
 LANGS = ("en", "zh", "mixed")

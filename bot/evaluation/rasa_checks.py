@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT
-from bot.training import MODEL
+from bot.core.settings import PROJECT_ROOT
+from bot.rasa.training import MODEL
 
 
 def _rasa(*args: str) -> int:

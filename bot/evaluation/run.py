@@ -46,10 +46,10 @@ from typing import Any
 import aiohttp
 import yaml
 
+from bot.core.settings import PROJECT_ROOT, load_settings
 from bot.evaluation import diff as eval_diff
 from bot.evaluation.questions import LANGS, Outcome, Question, load_questions
-from bot.rasa_config import channel_headers
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.rasa.endpoints import channel_headers
 
 RESULTS = PROJECT_ROOT / "results" / "eval"
 REAL_VOICE = "tests/eval/real_voice.yml"
@@ -79,7 +79,7 @@ LONG_CHARS = 150
 
 async def ask_all(questions: list[Question], rasa_url: str, concurrency: int = 4) -> list[Outcome]:
     semaphore = asyncio.Semaphore(concurrency)
-    # Rasa's REST channel answers only with the gateway's token (bot/rasa_channel.py), derived from SECRET_KEY.
+    # Rasa's REST channel answers only with the gateway's token (bot/rasa/channel.py), derived from SECRET_KEY.
     async with aiohttp.ClientSession(headers=channel_headers(load_settings())) as session:
 
         async def ask(question: Question) -> Outcome:
@@ -450,8 +450,8 @@ def main(
     raise_floors: bool = False,
     with_nlu_test: bool = True,
 ) -> int:
-    from bot.supervisor import private_stack
-    from bot.training import MODEL
+    from bot.processes.supervisor import private_stack
+    from bot.rasa.training import MODEL
 
     real_questions = load_questions(PROJECT_ROOT / real_path)
     synthetic_questions = load_questions(PROJECT_ROOT / synthetic_path)

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.conversations import retention
+from bot.core.settings import Settings
 from bot.db import Database
 from bot.gateway import (
     calendar_ics,
@@ -32,8 +33,7 @@ from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient
 from bot.guide import reload
 from bot.handoff import webhook
-from bot.rasa_config import channel_headers, rasa_token
-from bot.settings import Settings
+from bot.rasa.endpoints import channel_headers, rasa_token
 
 log = logging.getLogger(__name__)
 RETRY_INTERVAL_S = 5.0

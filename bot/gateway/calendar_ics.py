@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from bot.deadlines import ics
-from bot.language import normalize_language
+from bot.nlu.language import normalize_language
 
 routes = web.RouteTableDef()
 

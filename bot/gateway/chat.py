@@ -33,14 +33,14 @@ from bot.cases.identifiers import (
 from bot.conversations import store
 from bot.conversations.store import ConversationInfo, StoredMessage
 from bot.conversations.text import TextRejected, clean_text
+from bot.core.settings import Settings
 from bot.db import Database
 from bot.gateway.hub import Hub
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, bot_items
 from bot.gateway.ratelimit import Rule, Rules, make_limiter
 from bot.handoff import tickets
-from bot.language import detect_language, normalize_language
-from bot.rasa_config import rasa_token
-from bot.settings import Settings
+from bot.nlu.language import detect_language, normalize_language
+from bot.rasa.endpoints import rasa_token
 
 log = logging.getLogger(__name__)
 

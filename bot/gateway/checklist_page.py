@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot import checklists
 from bot.guide.loader import default_guide
-from bot.language import normalize_language
+from bot.nlu.language import normalize_language
 
 routes = web.RouteTableDef()
 

@@ -9,9 +9,9 @@ import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot import process_state
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
-from bot.process_state import DOWN, RESTARTING, STARTING, UP
+from bot.processes import state as process_state
+from bot.processes.state import DOWN, RESTARTING, STARTING, UP
 
 routes = web.RouteTableDef()
 

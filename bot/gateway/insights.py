@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from bot.core.workdays import shanghai_date
 from bot.db.models import utcnow
 from bot.gateway.keys import DB
 from bot.gateway.staff import _session
@@ -18,7 +19,6 @@ from bot.insights import period as periods
 from bot.insights.csvout import to_csv
 from bot.insights.report import Insights, build
 from bot.insights.svg import bar_chart
-from bot.workdays import shanghai_date
 
 routes = web.RouteTableDef()
 TEMPLATES = Environment(

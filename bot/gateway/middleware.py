@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.errors import ServiceError
+from bot.core.errors import ServiceError
 from bot.gateway.keys import SETTINGS
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import aiohttp
 log = logging.getLogger(__name__)
 
 # The custom payload our Rasa server sends, instead of a half-done turn, when the action server stays unreachable
-# (see bot/rasa_server.py): the turn was not saved in the tracker, so the whole message can simply be sent again.
+# (see bot/rasa/server.py): the turn was not saved in the tracker, so the whole message can simply be sent again.
 ACTIONS_UNAVAILABLE = "actions_unavailable"
 # Metadata key carrying the gateway's sequence number of a user message into Rasa's tracker (its UserUttered
 # event), so a retry can tell whether an earlier attempt was processed although its reply never arrived.
@@ -79,7 +79,7 @@ class RasaClient:
         token: str = "",
     ) -> None:
         self._session = session
-        # The shared secret Rasa's REST channel asks for (bot.rasa_channel): only the gateway gets an answer.
+        # The shared secret Rasa's REST channel asks for (bot.rasa.channel): only the gateway gets an answer.
         self._channel_headers = dict(channel_headers or {})
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:

@@ -33,7 +33,7 @@ from bot.conversations.text import TextRejected
 from bot.gateway.chat import ChatService, Client
 from bot.gateway.keys import CHAT, SETTINGS
 from bot.gateway.ratelimit import client_address
-from bot.language import normalize_language
+from bot.nlu.language import normalize_language
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

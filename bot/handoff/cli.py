@@ -8,10 +8,10 @@ import secrets
 import sys
 from pathlib import Path
 
+from bot.core.settings import Settings, load_settings
 from bot.db import Database
 from bot.handoff import staff_accounts, totp
 from bot.handoff.staff_accounts import AccountError
-from bot.settings import Settings, load_settings
 
 DEMO_USER = "demo"
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from bot.workdays import SHANGHAI, WorkCalendar, default_calendar
+from bot.core.workdays import SHANGHAI, WorkCalendar, default_calendar
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT = "workdays 09:00-12:00,13:30-17:00"

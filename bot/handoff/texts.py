@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.workdays import SHANGHAI
+from bot.core.workdays import SHANGHAI
 
 
 def _when(moment: datetime, lang: str) -> str:

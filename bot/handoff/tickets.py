@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from bot.core.errors import ServiceError
 from bot.db import Database
 from bot.db.models import (
     RESOLUTION_REASONS,
@@ -23,7 +24,6 @@ from bot.db.models import (
     TicketNote,
     utcnow,
 )
-from bot.errors import ServiceError
 
 Clock = Callable[[], datetime]
 DEFAULT_HANDLING_S = 300

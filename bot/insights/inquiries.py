@@ -9,9 +9,9 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from bot.core.workdays import shanghai_date
 from bot.db.models import Conversation, Message
 from bot.insights.period import Period
-from bot.workdays import shanghai_date
 
 OUTCOMES = ("answered", "choice", "not_covered", "handoff", "other")
 NOT_COVERED = ("not_covered", "rephrase")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Mapping
 
-from bot.workdays import SHANGHAI
+from bot.core.workdays import SHANGHAI
 
 KINDS = ("day", "week", "month", "custom")
 MAX_DAYS = 400

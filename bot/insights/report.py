@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.cases.stages import Procedures, default_procedures
+from bot.core.workdays import WorkCalendar, default_calendar
 from bot.db import Database
 from bot.db.models import utcnow
 from bot.guide.loader import default_guide
@@ -17,7 +18,6 @@ from bot.insights import texts
 from bot.insights.inquiries import OUTCOMES
 from bot.insights.period import Period
 from bot.insights.tables import Table
-from bot.workdays import WorkCalendar, default_calendar
 
 H = texts.HEAD
 

@@ -1,83 +1,117 @@
-"""Rasa wrapper around `bot.entities`: rule-based entities (procedure, permit_category, document,
-application_number) from the patterns generated out of knowledge/."""
+"""Exact extraction of guide terms and case numbers with a rule-based spaCy pipeline the project builds itself.
+
+No statistical model is downloaded: a blank pipeline whose tokenizer keeps English words whole and splits
+Chinese into characters, so one PhraseMatcher serves English, Chinese and mixed text ("申请Z visa").
+Phrases come from `knowledge/glossary.yml` via the generated `data/generated/entity_patterns.jsonl`.
+"""
 
 from __future__ import annotations
 
-import shutil
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
-from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+import spacy
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Span
+from spacy.util import compile_infix_regex, filter_spans
 
-from bot.entities import EntityRecognizer
-
-PATTERN_FILE = "entity_patterns.jsonl"
+_CJK_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+# Characters a user may type between parts of a name ("Category-B", "Z_visa"); matched as spaces.
+_JOINERS = str.maketrans({"-": " ", "_": " ", "‐": " ", "–": " ", "/": " "})
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class GuideEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Copies the generated pattern file into the model at training, so a model carries its own rules."""
+@dataclass(frozen=True)
+class EntityPattern:
+    """A phrase (or a regular expression) that names an entity with a canonical value."""
 
-    @staticmethod
-    def get_default_config() -> Dict[str, Any]:
-        return {"patterns": "data/generated/entity_patterns.jsonl"}
+    label: str
+    value: str = ""
+    phrase: str = ""
+    regex: str = ""
 
-    def __init__(
-        self,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        recognizer: EntityRecognizer | None = None,
-    ) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self._recognizer = recognizer
+
+@dataclass(frozen=True)
+class Entity:
+    label: str
+    value: str
+    start: int
+    end: int
+    text: str
+
+
+def comparable_text(text: str) -> str:
+    """Full-width letters and digits become ASCII, joiners become spaces; the length never changes,
+    so offsets found in the result are offsets in the original."""
+    chars = []
+    for char in text:
+        folded = unicodedata.normalize("NFKC", char)
+        chars.append(folded if len(folded) == 1 else char)
+    return "".join(chars).translate(_JOINERS)
+
+
+def blank_pipeline() -> spacy.language.Language:
+    """A blank English pipeline whose tokenizer also splits every Chinese character into its own token."""
+    nlp = spacy.blank("en")
+    infixes = list(nlp.Defaults.infixes) + [rf"(?<={_CJK_CHAR})", rf"(?={_CJK_CHAR})"]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    return nlp
+
+
+class EntityRecognizer:
+    """Finds procedures, permit categories, documents and application numbers in a message."""
+
+    def __init__(self, patterns: list[EntityPattern]) -> None:
+        self.nlp = blank_pipeline()
+        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        # match key -> (label, canonical value); a regex pattern's value is the normalised match itself
+        self._keys: dict[str, tuple[str, str | None]] = {}
+        self._regexes: list[tuple[str, re.Pattern[str]]] = []
+        for index, pattern in enumerate(patterns):
+            key = f"p{index}"
+            if pattern.regex:
+                self._keys[key] = (pattern.label, None)
+                self._regexes.append((key, re.compile(pattern.regex, re.IGNORECASE)))
+            else:
+                self._keys[key] = (pattern.label, pattern.value)
+                self.matcher.add(key, [self.nlp.make_doc(comparable_text(pattern.phrase))])
 
     @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> GuideEntityExtractor:
-        return cls(config, model_storage, resource)
+    def from_file(cls, path: Path | str) -> EntityRecognizer:
+        return cls(read_patterns(Path(path)))
 
-    def train(self, training_data: TrainingData) -> Resource:
-        source = Path(self._config["patterns"])
-        with self._model_storage.write_to(self._resource) as directory:
-            shutil.copyfile(source, directory / PATTERN_FILE)
-        self._recognizer = EntityRecognizer.from_file(source)
-        return self._resource
+    def extract(self, text: str) -> list[Entity]:
+        """Longest non-overlapping matches, in text order."""
+        if not text:
+            return []
+        folded = comparable_text(text)
+        doc = self.nlp.make_doc(folded)
+        spans = [Span(doc, start, end, label=match_id) for match_id, start, end in self.matcher(doc)]
+        for key, regex in self._regexes:
+            for found in regex.finditer(folded):
+                span = doc.char_span(found.start(), found.end(), label=key, alignment_mode="expand")
+                if span is not None:
+                    spans.append(span)
+        entities = []
+        for span in sorted(filter_spans(spans), key=lambda s: s.start_char):
+            label, value = self._keys[span.label_]
+            if value is None:
+                value = re.sub(r"\s+", "", span.text).upper()
+            entities.append(Entity(label, value, span.start_char, span.end_char, text[span.start_char : span.end_char]))
+        return entities
 
-    @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> GuideEntityExtractor:
-        with model_storage.read_from(resource) as directory:
-            recognizer = EntityRecognizer.from_file(directory / PATTERN_FILE)
-        return cls(config, model_storage, resource, recognizer)
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        if self._recognizer is None:
-            return messages
-        for message in messages:
-            found = [
-                {"entity": e.label, "value": e.value, "start": e.start, "end": e.end, "confidence_entity": 1.0}
-                for e in self._recognizer.extract(message.get(TEXT) or "")
-            ]
-            message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True)
-        return messages
+def read_patterns(path: Path) -> list[EntityPattern]:
+    patterns = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            patterns.append(EntityPattern(**json.loads(line)))
+    return patterns
+
+
+def write_patterns(patterns: list[EntityPattern]) -> str:
+    """JSON lines, one pattern each, stable order (the file is generated and committed)."""
+    rows = [{k: v for k, v in vars(p).items() if v} for p in patterns]
+    return "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)

@@ -1,46 +1,45 @@
-"""Marks each message with the language to answer in, as a `language` entity that fills the `language` slot.
+"""Which language a message is written in: the assistant answers in the language it was asked in.
 
-Doing it in the NLU pipeline (rather than a custom action) costs no extra round trip per turn. A language the
-user chose explicitly arrives as message metadata from the gateway and wins over detection; a message without
-language (emoji, digits, a button payload) sets nothing, so the conversation keeps its language.
+Mixed messages are common ("申请Z visa 需要什么材料?"): Chinese applicants borrow English terms, so a few Chinese
+characters outweigh a few English words. Two Chinese characters count roughly as one English word.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import re
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
-from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
-from rasa.shared.nlu.training_data.message import Message
+SUPPORTED = ("en", "zh")
+DEFAULT = "en"
 
-from bot.language import detect_language, normalize_language
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# A Latin word, not the letters of a code such as an application number (WP2026000123) or a passport number.
+_LATIN_WORD = re.compile(
+    r"(?<![A-Za-z0-9\uff10-\uff19])[A-Za-z\uff21-\uff3a\uff41-\uff5a]{2,}(?![A-Za-z0-9\uff10-\uff19])"
+)
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LanguageDetector(GraphComponent, EntityExtractorMixin):
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LanguageDetector:
-        return cls()
+def detect_language(text: str) -> str | None:
+    """`zh`, `en`, or None when the text carries no language (digits, emoji, punctuation, a payload)."""
+    if not text or text.startswith("/"):
+        return None
+    cjk = len(_CJK.findall(text))
+    latin_words = len(_LATIN_WORD.findall(text))
+    if cjk == 0 and latin_words == 0:
+        return None
+    if cjk >= 2 and cjk / 2 >= latin_words:
+        return "zh"
+    if latin_words == 0:
+        return "zh"
+    return "en"
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            metadata = message.get("metadata") or {}
-            chosen = normalize_language(metadata.get("language")) if isinstance(metadata, dict) else None
-            language = chosen or detect_language(message.get(TEXT) or "")
-            if language is None:
-                continue
-            # The language is a property of the whole message, so the entity spans all of it.
-            end = len(message.get(TEXT) or "")
-            entity = {"entity": "language", "value": language, "start": 0, "end": end, "confidence_entity": 1.0}
-            message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name([entity]), add_to_output=True)
-        return messages
+
+def normalize_language(value: object) -> str | None:
+    """Accept `zh`, `zh-CN`, `中文`, `en-US`, `English`…; anything else is None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    if value.startswith("zh") or value in ("中文", "chinese", "cn"):
+        return "zh"
+    if value.startswith("en") or value in ("英文", "english"):
+        return "en"
+    return None

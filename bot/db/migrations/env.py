@@ -10,7 +10,7 @@ from bot.db.models import Base
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
 if not url:
-    from bot.settings import load_settings
+    from bot.core.settings import load_settings
 
     url = load_settings().database_url
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from bot.settings import PROJECT_ROOT, Settings
+from bot.core.settings import PROJECT_ROOT, Settings
 
 COMMITTED_ENDPOINTS = PROJECT_ROOT / "endpoints.yml"
 
@@ -20,13 +20,13 @@ def endpoints(settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = {
         # Only `validate_*` form actions need the domain (Rasa sends it to them regardless); not sending the whole
         # domain, with every generated guide response, to each other action call saves serialising ~20 KB per call.
-        # Rasa sends the token as the `token` query parameter of each action call; bot.action_server checks it.
+        # Rasa sends the token as the `token` query parameter of each action call; bot.rasa.action_server checks it.
         "action_endpoint": {
             "url": settings.action_endpoint,
             "enable_selective_domain": True,
             "token": action_token(settings),
         },
-        "tracker_store": {"type": "bot.rasa_stores.WindowedSQLTrackerStore"},
+        "tracker_store": {"type": "bot.rasa.tracker_store.WindowedSQLTrackerStore"},
         "lock_store": {"type": "in_memory"},
     }
     if settings.redis_url:
@@ -63,7 +63,7 @@ CHANNEL_TOKEN_HEADER = "X-Etown-Channel-Token"  # noqa: S105 - a header name, no
 
 
 def channel_token(settings: Settings) -> str:
-    """What the gateway sends in CHANNEL_TOKEN_HEADER to Rasa's REST channel (bot.rasa_channel checks it)."""
+    """What the gateway sends in CHANNEL_TOKEN_HEADER to Rasa's REST channel (bot.rasa.channel checks it)."""
     return _derived("rasa-channel", settings)
 
 
@@ -72,5 +72,5 @@ def channel_headers(settings: Settings) -> dict[str, str]:
 
 
 def action_token(settings: Settings) -> str:
-    """What Rasa sends to the action server (endpoints.yml `token:`; bot.action_server checks it)."""
+    """What Rasa sends to the action server (endpoints.yml `token:`; bot.rasa.action_server checks it)."""
     return _derived("action-server", settings)

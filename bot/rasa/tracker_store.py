@@ -30,8 +30,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.utils.common import all_subclasses
 from sqlalchemy.orm import sessionmaker
 
+from bot.core.settings import load_settings
 from bot.db.engine import make_engine
-from bot.settings import load_settings
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.rasa_config import CHANNEL_TOKEN_HEADER, channel_token
-from bot.settings import load_settings
+from bot.core.settings import load_settings
+from bot.rasa.endpoints import CHANNEL_TOKEN_HEADER, channel_token
 
 
 class GatewayInput(RestInput):

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from bot import process_state
-from bot.process_state import DOWN, RESTARTING, STARTING, UP
-from bot.rasa_config import rasa_token, write_runtime_endpoints
-from bot.settings import PROJECT_ROOT, Settings, rasa_processes
+from bot.core.settings import PROJECT_ROOT, Settings, rasa_processes
+from bot.processes import state as process_state
+from bot.processes.state import DOWN, RESTARTING, STARTING, UP
+from bot.rasa.endpoints import rasa_token, write_runtime_endpoints
 
 # A process still not healthy after SLOW_START_S is reported; one still not healthy after STARTUP_TIMEOUT_S is taken
 # as hung. One Rasa start takes ~90 s on a loaded 2-core machine, so the bound is generous: a process that dies is
@@ -108,7 +108,10 @@ def children(settings: Settings) -> list[Child]:
     return [
         Child(
             "actions",
-            [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(settings.action_port)],
+            [
+                sys.executable, "-m", "bot.rasa.action_server", "--actions", "actions",
+                "--port", str(settings.action_port),
+            ],
             f"{action_base}/health",
             env={"SANIC_HOST": "127.0.0.1", **SANIC_SHUTDOWN},
         ),
@@ -140,7 +143,7 @@ def _rasa_children(settings: Settings, endpoints: Path, token: str) -> list[Chil
         parts = urlsplit(url)
         if parts.hostname not in ("127.0.0.1", "localhost"):
             continue
-        command = [sys.executable, "-m", "bot.rasa_server", "run", "--model", str(settings.model_path)]
+        command = [sys.executable, "-m", "bot.rasa.server", "run", "--model", str(settings.model_path)]
         command += ["--endpoints", str(endpoints), "--credentials", "credentials.yml", "--interface", "127.0.0.1"]
         command += ["--port", str(parts.port or 5005), "--enable-api", "--auth-token", token]
         env = {**ONE_THREAD_MATH, **SANIC_SHUTDOWN}
@@ -498,8 +501,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def private_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
     """All processes on free ports with their own var/ (for tests, `make eval` and `make bench`)."""
+    from bot.core.settings import load_settings
     from bot.db.migrate import upgrade
-    from bot.settings import load_settings
 
     extra = extra_env or {}
     gateway, actions = free_port(), free_port()

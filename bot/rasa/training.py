@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT
+from bot.core.settings import PROJECT_ROOT
 
 MODEL_DIR = PROJECT_ROOT / "models"
 MODEL_NAME = "etown"
 MODEL = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT = MODEL_DIR / f"{MODEL_NAME}.inputs.sha256"
 # Everything that changes what `rasa train` produces, including the code of our own components.
-INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu", "bot/entities.py", "bot/language.py", "requirements.lock")
+INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu", "requirements.lock")
 
 
 def inputs_fingerprint(root: Path = PROJECT_ROOT) -> str:

@@ -1,9 +1,9 @@
-"""The action server (rasa_sdk's Sanic app), answering only Rasa: `python -m bot.action_server --port N`.
+"""The action server (rasa_sdk's Sanic app), answering only Rasa: `python -m bot.rasa.action_server --port N`.
 
 `rasa run actions` runs any action for anything that reaches its port (and allows CORS from any origin). Here every
 request but /health must carry the token Rasa sends: the `token:` of endpoints.yml's action_endpoint, which Rasa 3.6
 adds to each action call as the `token` query parameter (rasa.utils.endpoints.EndpointConfig.combine_parameters).
-The token is derived from SECRET_KEY (bot.rasa_config.action_token); the server listens on 127.0.0.1 by default."""
+The token is derived from SECRET_KEY (bot.rasa.endpoints.action_token); the server listens on 127.0.0.1 by default."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.rasa_config import action_token
-from bot.settings import load_settings
+from bot.core.settings import load_settings
+from bot.rasa.endpoints import action_token
 
 log = logging.getLogger(__name__)
 
