@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import WSMsgType, web
 
 from bot.conversations.limits import client_address
-from bot.conversations.router import Accepted, ChatService, Client
+from bot.conversations.router import HANDOFF_COMMAND, Accepted, ChatService, Client
 from bot.conversations.store import ConversationInfo
 from bot.core.errors import ServiceError
 from bot.gateway.keys import CHAT, SETTINGS
@@ -210,7 +210,7 @@ class ChatConnection:
         return self.chat.accept_verification(self.conversation, frame.get("passport"), client_id, self.client)
 
     def _handoff(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
-        return self._control(client_id, "/human_handoff", HANDOFF_LABEL, {})
+        return self._control(client_id, HANDOFF_COMMAND, HANDOFF_LABEL, {})
 
     def _feedback(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
         """Thumbs up or down on an answer; a thumbs-down tells the bot the answer did not help (it offers a person)."""
