@@ -131,11 +131,11 @@ async def test_emoji_only_message_is_forwarded(gateway, rasa) -> None:
 
 
 async def test_flood_is_rate_limited_without_dropping_the_connection(gateway_factory, rasa, monkeypatch) -> None:
-    from bot.gateway import chat, ratelimit
+    from bot.conversations import limits, router
 
     # The windows are fixed minutes of the clock: a frozen clock keeps the 40 messages in one of them, however
     # slowly this machine sends them.
-    monkeypatch.setattr(chat, "make_limiter", lambda url: ratelimit.Limiter(clock=lambda: 1_800_000_030.0))
+    monkeypatch.setattr(router, "make_limiter", lambda url: limits.Limiter(clock=lambda: 1_800_000_030.0))
     gateway = await gateway_factory(MESSAGES_PER_MINUTE="30")  # 30 a minute per conversation
     client, _ = await connect(gateway)
     for i in range(40):
@@ -277,7 +277,7 @@ async def test_a_turn_ends_with_typing_off_after_the_last_reply(gateway, rasa) -
 
 
 def test_payloads_carry_the_conversation_language() -> None:
-    from bot.gateway.chat import with_language
+    from bot.conversations.commands import with_language
 
     assert with_language("/human_handoff", "zh") == '/human_handoff{"language": "zh"}'
     assert with_language('/faq{"section": "fees"}', "en") == '/faq{"section": "fees", "language": "en"}'

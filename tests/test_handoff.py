@@ -116,7 +116,9 @@ def test_ticket_lifecycle(db: Database) -> None:
     assert store.get_conversation(db, conversation).state == "assigned"
     assert tickets.check_can_reply(db, ticket.id, staff.id, "  hello  ") == (conversation, "hello")
     tickets.add_note(db, ticket.id, staff.id, "asked for the contract")
-    resolved = tickets.resolve(db, ticket.id, staff.id, "answered", "explained the cancellation duty", guide_gap=True)
+    resolved = tickets.resolve(
+        db, ticket.id, staff.id, "answered", "explained the cancellation duty", guide_gap=True
+    ).ticket
     assert resolved.status == "resolved" and resolved.guide_gap
     assert store.get_conversation(db, conversation).state == "resolved"  # until the gateway has resumed Rasa
     store.mark_resumed(db, conversation)
@@ -162,7 +164,8 @@ def test_requeue_and_other_staff_cannot_reply(db: Database) -> None:
         tickets.check_can_reply(db, ticket.id, second.id, "hi")
     assert other.value.code == "not_yours"
     tickets.requeue(db, ticket.id, first.id)
-    assert tickets.claim(db, ticket.id, second.id).assigned_to == "Second"
+    claimed = tickets.claim(db, ticket.id, second.id).ticket
+    assert claimed.assigned_to == "Second" and claimed.assignee_id == second.id
 
 
 def test_queue_positions_and_waits(db: Database) -> None:

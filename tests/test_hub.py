@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.conversations import store
-from bot.gateway.hub import Hub, RedisHub, start_hub
+from bot.conversations.hub import Hub, RedisHub, start_hub
 from bot.gateway.keys import CHAT, DB
 from tests.gateway_support import ChatClient
 from tests.test_gateway_staff import handing_over, login

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from bot.conversations.limits import Limiter, Rule, client_address
 from bot.db.models import LookupAttempt
 from bot.gateway.keys import DB
-from bot.gateway.ratelimit import Limiter, Rule, client_address
 from tests.gateway_support import ChatClient
 from tests.test_gateway_cases import add_case, case_form, start
 from tests.test_socketio import Webchat

@@ -13,7 +13,7 @@ from rasa.shared.exceptions import RasaException
 
 from bot.conversations import store
 from bot.gateway.keys import CHAT, DB, RASA
-from bot.gateway.rasa_client import ACTIONS_UNAVAILABLE, SEQ_KEY, turn_replies
+from bot.rasa.client import ACTIONS_UNAVAILABLE, SEQ_KEY, turn_replies
 from tests.gateway_support import ChatClient
 
 

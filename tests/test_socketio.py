@@ -79,6 +79,7 @@ async def test_staff_replies_reach_webchat_during_a_handoff(gateway, rasa) -> No
     assert len(rasa.received) == before
     from bot.gateway.keys import CHAT
 
-    await gateway.app[CHAT].post(session, "staff", "Yes, Liu Yang here.", author="Liu Yang")
+    _, events = tickets.reply(gateway.app[DB], ticket.id, staff.id, "Yes, Liu Yang here.")
+    await gateway.app[CHAT].publisher.publish(events)
     assert (await chat.next())["text"] == "Liu Yang: Yes, Liu Yang here."
     await chat.client.disconnect()

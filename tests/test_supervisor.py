@@ -378,7 +378,7 @@ def _transcript_checks(db: Any, browsers: list[Browser], sent: dict[str, list[st
 
 async def _tracker_turns(session: aiohttp.ClientSession, stack: RealStack, conversation: str, seq: int) -> int:
     """How many times a Rasa server processed message `seq` (user events carrying it in the shared tracker)."""
-    from bot.gateway.rasa_client import SEQ_KEY
+    from bot.rasa.client import SEQ_KEY
 
     for base in stack.rasa_urls:
         try:

@@ -3,19 +3,15 @@ itself is shown once, when created."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 import sqlalchemy as sa
 
+from bot.core.digest import token_digest
 from bot.db import Database
 from bot.db.models import ApiToken, utcnow
 
 PREFIX = "etk_"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_token(db: Database, name: str) -> str:
@@ -24,7 +20,7 @@ def create_token(db: Database, name: str) -> str:
         raise ValueError("a token needs a name of 1-100 characters")
     token = PREFIX + secrets.token_urlsafe(32)
     with db.transaction() as session:
-        session.add(ApiToken(name=name, token_hash=_digest(token)))
+        session.add(ApiToken(name=name, token_hash=token_digest(token)))
     return token
 
 
@@ -34,7 +30,7 @@ def token_owner(db: Database, token: str | None) -> str | None:
         return None
     with db.transaction() as session:
         return session.execute(
-            sa.select(ApiToken.name).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+            sa.select(ApiToken.name).where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None))
         ).scalar_one_or_none()
 
 

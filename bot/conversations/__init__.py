@@ -1,1 +1,2 @@
-"""Conversations and their transcript: the gateway's record of everything said, stored before it is acknowledged."""
+"""Conversations: the router that checks, stores and delivers every message (to Rasa or staff), the domain events
+of conversations and tickets with the one publisher that sends them to the hub, and the transcript itself."""

@@ -151,13 +151,24 @@ def record_messages(
 ) -> list[StoredMessage]:
     """Store bot/staff/system messages (text, payload) in one transaction; staff messages carry their author."""
     with db.transaction() as session:
-        rows = [
-            Message(conversation_id=conversation_id, role=role, text=text, payload=payload, author=author)
-            for text, payload in items
-        ]
-        session.add_all(rows)
-        session.flush()
-        return [_stored(row) for row in rows]
+        return add_messages(session, conversation_id, role, items, author)
+
+
+def add_messages(
+    session: Any,
+    conversation_id: str,
+    role: str,
+    items: list[tuple[str, dict[str, Any] | None]],
+    author: str | None = None,
+) -> list[StoredMessage]:
+    """Store messages inside the caller's transaction (a ticket change stores its notice with the change)."""
+    rows = [
+        Message(conversation_id=conversation_id, role=role, text=text, payload=payload, author=author)
+        for text, payload in items
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [_stored(row) for row in rows]
 
 
 def record_replies(
@@ -166,13 +177,16 @@ def record_replies(
     """Store the answers to a user message and mark it delivered, atomically: a crash leaves either both or
     neither, so a retry never answers twice and an answer is never lost."""
     with db.transaction() as session:
-        rows = [
-            Message(conversation_id=conversation_id, role=role, text=text, payload=payload) for text, payload in items
-        ]
-        session.add_all(rows)
-        session.execute(sa.update(Message).where(Message.id == user_seq).values(delivered_at=utcnow()))
-        session.flush()
-        return [_stored(row) for row in rows]
+        return add_replies(session, conversation_id, user_seq, role, items)
+
+
+def add_replies(
+    session: Any, conversation_id: str, user_seq: int, role: str, items: list[tuple[str, dict[str, Any] | None]]
+) -> list[StoredMessage]:
+    """`record_replies` inside the caller's transaction (the router reads what the turn changed in the same one)."""
+    stored = add_messages(session, conversation_id, role, items)
+    session.execute(sa.update(Message).where(Message.id == user_seq).values(delivered_at=utcnow()))
+    return stored
 
 
 def mark_delivered(db: Database, message_seq: int) -> None:

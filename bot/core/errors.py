@@ -1,4 +1,5 @@
-"""The one error type services raise for requests that cannot be done, so every interface reports them alike."""
+"""The one error type services raise for requests that cannot be done, so every interface reports them alike
+(HTTP as JSON with a status, the WebSocket as an error frame, socket.io as a message)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class ServiceError(ValueError):
         "already_claimed": 409,
         "not_claimed": 409,
         "resolved": 409,
+        "rate_limited": 429,
     }
 
     def __init__(self, code: str, message: str) -> None:

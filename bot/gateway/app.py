@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
 from bot.conversations import retention
+from bot.conversations.hub import start_hub
+from bot.conversations.router import ChatService
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.gateway import (
@@ -26,13 +28,11 @@ from bot.gateway import (
     transcript_api,
     ws,
 )
-from bot.gateway.chat import ChatService
-from bot.gateway.hub import start_hub
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.gateway.metrics import Metrics
-from bot.gateway.rasa_client import RasaClient
 from bot.guide import reload
 from bot.handoff import webhook
+from bot.rasa.client import RasaClient
 from bot.rasa.endpoints import channel_headers, rasa_token
 
 log = logging.getLogger(__name__)
@@ -58,69 +58,58 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DB].dispose()
 
 
-async def _retry_loop(app: web.Application) -> AsyncIterator[None]:
-    """Messages stored while Rasa was down are delivered when it is back (also after a gateway restart)."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await app[CHAT].retry_undelivered()
-            except Exception:
-                log.exception("retrying undelivered messages failed")
-            await asyncio.sleep(RETRY_INTERVAL_S)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
-async def _webhook_loop(app: web.Application) -> AsyncIterator[None]:
-    """Deliver new-ticket notifications to STAFF_WEBHOOK_URL in the background, with backoff on failures."""
-    url, hosts = app[SETTINGS].staff_webhook_url, app[SETTINGS].staff_webhook_hosts
-    if url:
-        try:
-            webhook.check_target(url, hosts)
-        except webhook.WebhookRefused as exc:
-            log.error("staff webhook disabled: %s", exc)
-            url = ""
+def _every(interval_s: float, what: str, job: Callable[[web.Application], Awaitable[object]]) -> CleanupCtx:
+    """A background job for the app's lifetime: run at start, then every `interval_s`; a failure is logged and the
+    job keeps running (the retry, webhook and retention loops are this one loop)."""
 
-    async def loop() -> None:
-        while True:
-            try:
-                await webhook.deliver_due(app[DB], app[HTTP], url, allowed_hosts=hosts)
-            except Exception:
-                log.exception("staff webhook loop failed")
-            await asyncio.sleep(WEBHOOK_INTERVAL_S)
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                try:
+                    await job(app)
+                except Exception:
+                    log.exception("%s failed", what)
+                await asyncio.sleep(interval_s)
 
-    task = asyncio.create_task(loop()) if url else None
-    yield
-    if task is not None:
+        task = asyncio.create_task(loop())
+        yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    return context
 
-async def _retention_loop(app: web.Application) -> AsyncIterator[None]:
+
+async def _retry(app: web.Application) -> None:
+    """Messages stored while Rasa was down are delivered when it is back (also after a gateway restart)."""
+    await app[CHAT].retry_undelivered()
+
+
+def _webhook_job(settings: Settings) -> Callable[[web.Application], Awaitable[object]] | None:
+    """New-ticket notifications to STAFF_WEBHOOK_URL in the background, with backoff on failures; None if off."""
+    url, hosts = settings.staff_webhook_url, settings.staff_webhook_hosts
+    if not url:
+        return None
+    try:
+        webhook.check_target(url, hosts)
+    except webhook.WebhookRefused as exc:
+        log.error("staff webhook disabled: %s", exc)
+        return None
+
+    async def deliver(app: web.Application) -> None:
+        await webhook.deliver_due(app[DB], app[HTTP], url, allowed_hosts=hosts)
+
+    return deliver
+
+
+async def _retention(app: web.Application) -> None:
     """RETENTION_DAYS: transcripts (assistant database and Rasa's tracker store) older than that are deleted, at
     start and then hourly. Every gateway may run it: the deletes are idempotent."""
     settings = app[SETTINGS]
-
-    async def loop() -> None:
-        while True:
-            try:
-                await asyncio.to_thread(retention.purge, app[DB], settings.tracker_store_url, settings.retention_days)
-            except Exception:
-                log.exception("retention job failed")
-            await asyncio.sleep(RETENTION_INTERVAL_S)
-
-    task = asyncio.create_task(loop()) if settings.retention_days > 0 else None
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await asyncio.to_thread(retention.purge, app[DB], settings.tracker_store_url, settings.retention_days)
 
 
 def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.Application:
@@ -130,9 +119,12 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_resources)
     if retry_in_background:
-        app.cleanup_ctx.append(_retry_loop)
-        app.cleanup_ctx.append(_webhook_loop)
-        app.cleanup_ctx.append(_retention_loop)
+        app.cleanup_ctx.append(_every(RETRY_INTERVAL_S, "retrying undelivered messages", _retry))
+        deliver_webhooks = _webhook_job(settings)
+        if deliver_webhooks is not None:
+            app.cleanup_ctx.append(_every(WEBHOOK_INTERVAL_S, "staff webhook loop", deliver_webhooks))
+        if settings.retention_days > 0:
+            app.cleanup_ctx.append(_every(RETENTION_INTERVAL_S, "retention job", _retention))
     for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff, insights, calendar_ics):
         app.router.add_routes(module.routes)
     socketio_compat.attach(app)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
+from bot.conversations.hub import Hub
+from bot.conversations.router import ChatService
 from bot.core.settings import Settings
 from bot.db import Database
-from bot.gateway.chat import ChatService
-from bot.gateway.hub import Hub
 from bot.gateway.metrics import Metrics
-from bot.gateway.rasa_client import RasaClient
+from bot.rasa.client import RasaClient
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)

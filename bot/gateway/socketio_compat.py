@@ -16,10 +16,10 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from bot.conversations.text import TextRejected
-from bot.gateway.chat import Client
+from bot.conversations.input_checks import TextRejected
+from bot.conversations.limits import client_address
+from bot.conversations.router import Client
 from bot.gateway.keys import CHAT, SETTINGS
-from bot.gateway.ratelimit import client_address
 
 log = logging.getLogger(__name__)
 USER_EVENT = "user_uttered"

@@ -3,7 +3,8 @@
 Sessions are server-side (HttpOnly, SameSite=Strict cookie) and end after STAFF_IDLE_MINUTES unused; every
 state-changing request needs the session's CSRF token in `X-CSRF-Token` and, from a browser, an `Origin` equal to
 PUBLIC_URL (never the request's own Host header, which the client chooses). Logins are throttled per client address
-before any password is checked. Handlers only translate HTTP to the account and ticket services."""
+before any password is checked. Handlers only translate HTTP to the account and ticket services, and hand the
+events a ticket change returns to the one publisher."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from aiohttp import WSMsgType, web
 from bot.cases import service as case_service
 from bot.cases.service import CaseError
 from bot.conversations import store
-from bot.gateway.chat import STAFF_TOPIC
+from bot.conversations.events import Typing
+from bot.conversations.publisher import STAFF_TOPIC
 from bot.gateway.http import json_body, json_error, json_exception
 from bot.gateway.keys import CHAT, DB, SETTINGS
 from bot.gateway.pages import STATIC
 from bot.guide.answers import fill_facts
 from bot.guide.loader import default_guide
-from bot.handoff import gaps, staff_accounts, texts, tickets
+from bot.handoff import gaps, staff_accounts, tickets
 from bot.handoff.staff_accounts import AccountError, Session
 
 routes = web.RouteTableDef()
@@ -169,28 +171,19 @@ async def ticket_detail(request: web.Request) -> web.Response:
 @routes.post("/staff/api/tickets/{ticket}/claim")
 async def claim(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
-    chat = request.app[CHAT]
-    ticket = await asyncio.to_thread(tickets.claim, request.app[DB], _ticket_id(request), session.staff.id)
-    name = session.staff.display_name
-    await chat.post(
-        ticket.conversation_id,
-        "system",
-        texts.STAFF_JOINED.format(name=name),
-        payload={"custom": {"type": "staff_joined", "name": name}},
-    )
-    await chat.hub.publish(ticket.conversation_id, {"type": "state", "state": "assigned", "staff": name})
-    await chat.publish_queue()
-    return web.json_response(ticket.as_json())
+    change = await asyncio.to_thread(tickets.claim, request.app[DB], _ticket_id(request), session.staff.id)
+    await request.app[CHAT].publisher.publish(change.events)
+    return web.json_response(change.ticket.as_json())
 
 
 @routes.post("/staff/api/tickets/{ticket}/reply")
 async def reply(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     body = await json_body(request)
-    conversation, text = await asyncio.to_thread(
-        tickets.check_can_reply, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
+    message, events = await asyncio.to_thread(
+        tickets.reply, request.app[DB], _ticket_id(request), session.staff.id, body.get("text")
     )
-    message = await request.app[CHAT].post(conversation, "staff", text, author=session.staff.display_name)
+    await request.app[CHAT].publisher.publish(events)
     return web.json_response(message.as_wire())
 
 
@@ -199,9 +192,9 @@ async def typing(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     body = await json_body(request)
     ticket = await asyncio.to_thread(tickets.get_ticket, request.app[DB], _ticket_id(request))
-    if ticket.status == "assigned" and ticket.assigned_to == session.staff.display_name:
-        event = {"type": "typing", "role": "staff", "active": bool(body.get("active"))}
-        await request.app[CHAT].hub.publish(ticket.conversation_id, event)
+    if ticket.status == "assigned" and ticket.assignee_id == session.staff.id:
+        event = Typing(ticket.conversation_id, "staff", bool(body.get("active")))
+        await request.app[CHAT].publisher.publish([event])
     return web.json_response({"ok": True})
 
 
@@ -218,14 +211,11 @@ async def note(request: web.Request) -> web.Response:
 @routes.post("/staff/api/tickets/{ticket}/requeue")
 async def requeue(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
-    chat = request.app[CHAT]
-    ticket = await asyncio.to_thread(
+    change = await asyncio.to_thread(
         tickets.requeue, request.app[DB], _ticket_id(request), session.staff.id, session.staff.role == "admin"
     )
-    await chat.post(ticket.conversation_id, "system", texts.REQUEUED)
-    await chat.hub.publish(ticket.conversation_id, {"type": "state", "state": "queued"})
-    await chat.publish_queue()
-    return web.json_response(ticket.as_json())
+    await request.app[CHAT].publisher.publish(change.events)
+    return web.json_response(change.ticket.as_json())
 
 
 @routes.post("/staff/api/tickets/{ticket}/resolve")
@@ -233,7 +223,7 @@ async def resolve(request: web.Request) -> web.Response:
     session = await _staff(request, write=True)
     body = await json_body(request)
     chat = request.app[CHAT]
-    ticket = await asyncio.to_thread(
+    change = await asyncio.to_thread(
         tickets.resolve,
         request.app[DB],
         _ticket_id(request),
@@ -243,10 +233,9 @@ async def resolve(request: web.Request) -> web.Response:
         bool(body.get("guide_gap")),
         session.staff.role == "admin",
     )
-    await chat.post(ticket.conversation_id, "system", texts.RESOLVED, payload={"custom": {"type": "resolved"}})
-    await chat.back_to_bot(ticket.conversation_id)
-    await chat.publish_queue()
-    return web.json_response(ticket.as_json())
+    await chat.publisher.publish(change.events)
+    await chat.back_to_bot(change.ticket.conversation_id)
+    return web.json_response(change.ticket.as_json())
 
 
 @routes.get("/staff/api/sections")

@@ -24,15 +24,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from bot.conversations.limits import client_address
+from bot.conversations.router import HANDOFF_COMMAND, Accepted, ChatService, Client
 from bot.conversations.store import ConversationInfo
-from bot.conversations.text import TextRejected
-from bot.gateway.chat import ChatService, Client
+from bot.core.errors import ServiceError
 from bot.gateway.keys import CHAT, SETTINGS
-from bot.gateway.ratelimit import client_address
 from bot.nlu.language import normalize_language
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,8 @@ HANDOFF_LABEL = "Talk to a person · 转人工"
 FEEDBACK_LABELS = {"up": "👍", "down": "👎"}
 
 
-class ProtocolError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class ProtocolError(ServiceError):
+    """A frame this protocol does not understand; the connection stays open."""
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
@@ -158,7 +156,7 @@ class ChatConnection:
                     continue
                 requested = frame.get("conversation")
                 return frame, await self.chat.open(requested if isinstance(requested, str) else None, self.client)
-            except (ProtocolError, TextRejected) as exc:
+            except ServiceError as exc:  # a bad frame, or over a limit
                 await self.error(exc.code, str(exc))
 
     async def _write_events(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
@@ -179,60 +177,61 @@ class ChatConnection:
             kind = frame["type"]
             if kind == "ping":
                 await self.send({"type": "pong"})
-            elif kind == "message":
-                await self._message(frame, client_id)
-            elif kind == "button":
-                await self._button(frame, client_id)
-            elif kind == "verify":
-                await self._verify(frame, client_id)
-            elif kind == "handoff":
-                await self._control(client_id, "/human_handoff", HANDOFF_LABEL, {})
-            elif kind == "feedback":
-                await self._feedback(frame, client_id)
+            elif kind in self._inputs:
+                await self._take(self._inputs[kind](self, frame, client_id), client_id)
             elif kind == "set_language":
                 await self._set_language(frame)
             elif kind == "hello":
                 await self.error("already_open", "This connection already has a conversation.", client_id)
             else:
                 await self.error("unknown_type", f"Unknown frame type {kind[:40]!r}.", client_id)
-        except ProtocolError as exc:
-            await self.error(exc.code, str(exc), client_id)
-        except TextRejected as exc:
+        except ServiceError as exc:  # a bad frame (ProtocolError) or input the router refused (TextRejected)
             await self.error(exc.code, str(exc), client_id)
 
-    async def _message(self, frame: dict[str, Any], client_id: str | None) -> None:
+    async def _take(self, accepting: Awaitable[Accepted], client_id: str | None) -> None:
+        """Every input frame the same way: stored by the router, acknowledged, then delivered in the background."""
         assert self.conversation is not None
-        accepted = await self.chat.accept_text(self.conversation, frame.get("text"), client_id, self.client)
+        accepted = await accepting
         await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
         self.chat.deliver_soon(self.conversation.id, accepted.message)
 
-    async def _button(self, frame: dict[str, Any], client_id: str | None) -> None:
+    def _message(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
         assert self.conversation is not None
-        accepted = await self.chat.accept_button(
+        return self.chat.accept_text(self.conversation, frame.get("text"), client_id, self.client)
+
+    def _button(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
+        assert self.conversation is not None
+        return self.chat.accept_button(
             self.conversation, frame.get("payload"), frame.get("title"), client_id, self.client
         )
-        await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
-        self.chat.deliver_soon(self.conversation.id, accepted.message)
 
-    async def _verify(self, frame: dict[str, Any], client_id: str | None) -> None:
+    def _verify(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
         assert self.conversation is not None
-        accepted = await self.chat.accept_verification(self.conversation, frame.get("passport"), client_id, self.client)
-        await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
-        self.chat.deliver_soon(self.conversation.id, accepted.message)
+        return self.chat.accept_verification(self.conversation, frame.get("passport"), client_id, self.client)
 
-    async def _control(self, client_id: str | None, command: str, label: str, extra: dict[str, Any]) -> None:
-        assert self.conversation is not None
-        accepted = await self.chat.accept_command(self.conversation, command, label, client_id, extra, self.client)
-        await self._ack(accepted.message.seq, client_id, duplicate=not accepted.is_new)
-        self.chat.deliver_soon(self.conversation.id, accepted.message)
+    def _handoff(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
+        return self._control(client_id, HANDOFF_COMMAND, HANDOFF_LABEL, {})
 
-    async def _feedback(self, frame: dict[str, Any], client_id: str | None) -> None:
+    def _feedback(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
         """Thumbs up or down on an answer; a thumbs-down tells the bot the answer did not help (it offers a person)."""
         value, about = frame.get("value"), frame.get("seq")
         if value not in ("up", "down") or not isinstance(about, int) or isinstance(about, bool):
             raise ProtocolError("bad_feedback", 'feedback needs "value": "up"|"down" and the "seq" of the answer.')
         command = "/unhelpful" if value == "down" else "/thanks"
-        await self._control(client_id, command, FEEDBACK_LABELS[value], {"feedback": value, "about": about})
+        return self._control(client_id, command, FEEDBACK_LABELS[value], {"feedback": value, "about": about})
+
+    def _control(self, client_id: str | None, command: str, label: str, extra: dict[str, Any]) -> Awaitable[Accepted]:
+        assert self.conversation is not None
+        return self.chat.accept_command(self.conversation, command, label, client_id, extra, self.client)
+
+    # Frames that carry input for the conversation: each names how the router accepts it.
+    _inputs: dict[str, Callable[[ChatConnection, dict[str, Any], str | None], Awaitable[Accepted]]] = {
+        "message": _message,
+        "button": _button,
+        "verify": _verify,
+        "handoff": _handoff,
+        "feedback": _feedback,
+    }
 
     async def _ack(self, seq: int, client_id: str | None, duplicate: bool) -> None:
         await self.send({"type": "ack", "id": client_id, "seq": seq, "duplicate": duplicate})

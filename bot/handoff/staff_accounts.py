@@ -4,7 +4,6 @@ cookie token is stored) with a per-session CSRF token, an idle timeout, and all 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from bot.core.digest import token_digest
 from bot.db import Database
 from bot.db.models import STAFF_ROLES, StaffLoginThrottle, StaffSession, StaffUser, UtcDateTime, utcnow
 from bot.handoff import totp
@@ -47,10 +47,6 @@ class Staff:
 class Session:
     staff: Staff
     csrf_token: str
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_staff(db: Database, username: str, display_name: str, password: str, role: str = "staff") -> Staff:
@@ -226,7 +222,7 @@ def open_session(db: Database, staff: Staff, clock: Clock = utcnow) -> tuple[str
     with db.transaction() as session:
         session.add(
             StaffSession(
-                token_hash=_digest(token),
+                token_hash=token_digest(token),
                 user_id=staff.id,
                 csrf_token=csrf,
                 created_at=now,
@@ -250,7 +246,7 @@ def session_for(
         row = session.execute(
             sa.select(StaffSession, StaffUser)
             .join(StaffUser, StaffUser.id == StaffSession.user_id)
-            .where(StaffSession.token_hash == _digest(token))
+            .where(StaffSession.token_hash == token_digest(token))
         ).one_or_none()
         if row is None:
             return None
@@ -273,4 +269,4 @@ def csrf_matches(session: Session, sent: str | None) -> bool:
 def close_session(db: Database, token: str | None) -> None:
     if token:
         with db.transaction() as session:
-            session.execute(sa.delete(StaffSession).where(StaffSession.token_hash == _digest(token)))
+            session.execute(sa.delete(StaffSession).where(StaffSession.token_hash == token_digest(token)))

@@ -1,6 +1,9 @@
 """Tickets: a conversation handed to staff. The conversation state (DESIGN.md) moves with the ticket:
 bot → queued (ticket open) → assigned (claimed, atomically: one winner) → resolved (reason + note) → bot.
-While queued or assigned the gateway gives the user's messages to staff, never to Rasa."""
+While queued or assigned the gateway gives the user's messages to staff, never to Rasa.
+
+Every change returns the domain events it caused (bot/conversations/events.py), with the system notice it stored in
+the same transaction; the gateway hands them to its one publisher. Assignees are staff ids; names are for display."""
 
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from bot.conversations import store
+from bot.conversations.events import STAFF_STATES, Event, MessageAdded, QueueChanged, StateChanged, TicketOpened
+from bot.conversations.store import StoredMessage
 from bot.core.errors import ServiceError
 from bot.db import Database
 from bot.db.models import (
@@ -24,6 +30,7 @@ from bot.db.models import (
     TicketNote,
     utcnow,
 )
+from bot.handoff import texts
 
 Clock = Callable[[], datetime]
 DEFAULT_HANDLING_S = 300
@@ -63,6 +70,7 @@ class TicketView:
     guide_gap: bool = False
     satisfaction: int | None = None
     notes: list[dict[str, Any]] = field(default_factory=list)
+    assignee_id: int | None = None  # who has it, by staff id (assigned_to is the name to show)
 
     def as_json(self) -> dict[str, Any]:
         data = dict(vars(self))
@@ -102,7 +110,22 @@ def _view(session: Any, ticket: Ticket, now: datetime, with_notes: bool = False)
         guide_gap=ticket.guide_gap,
         satisfaction=ticket.satisfaction,
         notes=notes,
+        assignee_id=ticket.assigned_to,
     )
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """A ticket after a change, and the events the change caused, in the order connections should see them."""
+
+    ticket: TicketView
+    events: tuple[Event, ...]
+
+
+def _notice(session: Any, ticket: Ticket, text: str, payload: dict[str, Any] | None = None) -> MessageAdded:
+    """A system message about the handoff, stored with the change it announces: the applicant and consoles see it."""
+    (message,) = store.add_messages(session, ticket.conversation_id, "system", [(text, payload)])
+    return MessageAdded(ticket.conversation_id, message, to_staff=True, ticket=ticket.id)
 
 
 def _verified_case(session: Any, conversation_id: str) -> str | None:
@@ -226,7 +249,7 @@ def get_ticket(db: Database, ticket_id: int, clock: Clock = utcnow) -> TicketVie
         return _view(session, ticket, clock(), with_notes=True)
 
 
-def claim(db: Database, ticket_id: int, staff_id: int, clock: Clock = utcnow) -> TicketView:
+def claim(db: Database, ticket_id: int, staff_id: int, clock: Clock = utcnow) -> TicketChange:
     """Exactly one of several simultaneous claims wins: the update only applies while the ticket is queued."""
     now = clock()
     with db.transaction() as session:
@@ -245,7 +268,13 @@ def claim(db: Database, ticket_id: int, staff_id: int, clock: Clock = utcnow) ->
         session.execute(
             sa.update(Conversation).where(Conversation.id == ticket.conversation_id).values(state="assigned")
         )
-        return _view(session, ticket, now)
+        view = _view(session, ticket, now)
+        name = view.assigned_to or ""
+        joined = _notice(
+            session, ticket, texts.STAFF_JOINED.format(name=name), {"custom": {"type": "staff_joined", "name": name}}
+        )
+        state = StateChanged(ticket.conversation_id, "assigned", staff=name)
+        return TicketChange(view, (joined, state, QueueChanged()))
 
 
 def _owned(session: Any, ticket_id: int, staff_id: int, allow_admin: bool = False) -> Ticket:
@@ -261,15 +290,32 @@ def _owned(session: Any, ticket_id: int, staff_id: int, allow_admin: bool = Fals
     return ticket
 
 
-def check_can_reply(db: Database, ticket_id: int, staff_id: int, text: object) -> tuple[str, str]:
-    """(conversation id, cleaned text) if this staff member may reply now; TicketError otherwise."""
+def _reply_text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise TicketError("empty", "the reply is empty")
     if len(text) > MAX_REPLY:
         raise TicketError("too_long", f"the reply is longer than {MAX_REPLY} characters")
+    return text.strip()
+
+
+def check_can_reply(db: Database, ticket_id: int, staff_id: int, text: object) -> tuple[str, str]:
+    """(conversation id, cleaned text) if this staff member may reply now; TicketError otherwise."""
+    cleaned = _reply_text(text)
     with db.transaction() as session:
         ticket = _owned(session, ticket_id, staff_id)
-        return ticket.conversation_id, text.strip()
+        return ticket.conversation_id, cleaned
+
+
+def reply(db: Database, ticket_id: int, staff_id: int, text: object) -> tuple[StoredMessage, tuple[Event, ...]]:
+    """Store a staff reply if this staff member may reply now (checked in the same transaction as the insert)."""
+    cleaned = _reply_text(text)
+    with db.transaction() as session:
+        ticket = _owned(session, ticket_id, staff_id)
+        author = session.get(StaffUser, staff_id)
+        (message,) = store.add_messages(
+            session, ticket.conversation_id, "staff", [(cleaned, None)], author=author.display_name
+        )
+        return message, (MessageAdded(ticket.conversation_id, message, to_staff=True, ticket=ticket.id),)
 
 
 def add_note(db: Database, ticket_id: int, staff_id: int, text: object, clock: Clock = utcnow) -> TicketView:
@@ -282,13 +328,15 @@ def add_note(db: Database, ticket_id: int, staff_id: int, text: object, clock: C
     return get_ticket(db, ticket_id, clock)
 
 
-def requeue(db: Database, ticket_id: int, staff_id: int, is_admin: bool = False, clock: Clock = utcnow) -> TicketView:
+def requeue(db: Database, ticket_id: int, staff_id: int, is_admin: bool = False, clock: Clock = utcnow) -> TicketChange:
     with db.transaction() as session:
         ticket = _owned(session, ticket_id, staff_id, allow_admin=is_admin)
         ticket.status, ticket.assigned_to, ticket.assigned_at = "queued", None, None
         session.execute(sa.update(Conversation).where(Conversation.id == ticket.conversation_id).values(state="queued"))
         session.flush()
-        return _view(session, ticket, clock())
+        notice = _notice(session, ticket, texts.REQUEUED)
+        state = StateChanged(ticket.conversation_id, "queued")
+        return TicketChange(_view(session, ticket, clock()), (notice, state, QueueChanged()))
 
 
 def resolve(
@@ -300,8 +348,8 @@ def resolve(
     guide_gap: bool = False,
     is_admin: bool = False,
     clock: Clock = utcnow,
-) -> TicketView:
-    """Close the ticket and give the conversation back to the bot."""
+) -> TicketChange:
+    """Close the ticket and give the conversation back to the bot (the gateway then wakes Rasa for it)."""
     if reason not in RESOLUTION_REASONS:
         raise TicketError("bad_reason", f"reason must be one of {', '.join(RESOLUTION_REASONS)}")
     if not isinstance(note, str) or len(note) > MAX_NOTE:
@@ -326,7 +374,10 @@ def resolve(
             sa.update(Conversation).where(Conversation.id == ticket.conversation_id).values(state="resolved")
         )
         session.flush()
-        return _view(session, ticket, now)
+        notice = _notice(session, ticket, texts.RESOLVED, {"custom": {"type": "resolved"}})
+        # The applicant's widget shows the bot in charge at once; the database says so once Rasa is awake.
+        state = StateChanged(ticket.conversation_id, "bot")
+        return TicketChange(_view(session, ticket, now), (notice, state, QueueChanged()))
 
 
 def record_satisfaction(db: Database, conversation_id: str, rating: int) -> bool:
@@ -359,3 +410,16 @@ def open_ticket_of(db: Database, conversation_id: str) -> int | None:
         return session.execute(
             sa.select(Ticket.id).where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN_STATUSES))
         ).scalar_one_or_none()
+
+
+def handed_over(session: Any, conversation_id: str, state_before: str) -> list[Event]:
+    """After a bot turn: the ticket its action opened, if the turn began with the bot in charge and ended with a
+    ticket open (actions/handoff.py opens it in the action server; the row is the signal, not the bot's words)."""
+    if state_before in STAFF_STATES:
+        return []
+    ticket = session.execute(
+        sa.select(Ticket.id).where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN_STATUSES))
+    ).scalar_one_or_none()
+    if ticket is None:
+        return []
+    return [StateChanged(conversation_id, "queued"), TicketOpened(ticket, conversation_id), QueueChanged()]

@@ -136,7 +136,7 @@ def _stores(settings: Settings) -> str:
 
 def _rasa_children(settings: Settings, endpoints: Path, token: str) -> list[Child]:
     """One Rasa server per local URL in settings.rasa_urls ("rasa", "rasa-2", …); remote ones run elsewhere."""
-    from bot.gateway.rasa_client import rasa_server_name
+    from bot.rasa.client import rasa_server_name
 
     servers = []
     for number, url in enumerate(settings.rasa_urls, start=1):

@@ -143,7 +143,7 @@
     data.transcript.forEach(function (m) { var item = renderMessage(m); if (item) transcript.appendChild(item); });
     var notes = node.querySelector(".note-list");
     t.notes.forEach(function (n) { notes.appendChild(el("li", n.author + ": " + n.text)); });
-    var mine = t.status === "assigned" && me && t.assigned_to === me.user;
+    var mine = t.status === "assigned" && me && t.assignee_id === me.id;
     node.querySelector(".claim").hidden = t.status !== "queued";
     node.querySelector(".requeue").hidden = !(mine || (me && me.role === "admin" && t.status === "assigned"));
     node.querySelector(".resolve").hidden = t.status === "resolved";

@@ -6,17 +6,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.core.errors import ServiceError
+
 # C0/C1 controls (except tab and newline) and the explicit bidi embeddings/overrides/isolates, which can make
 # text display differently from what it is ("Trojan source"); plain direction marks (U+200E/F) are harmless.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-class TextRejected(ValueError):
-    """The text cannot be accepted; `code` is machine-readable, the message is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class TextRejected(ServiceError):
+    """The input cannot be accepted (empty, too long, over a limit, a button never offered…)."""
 
 
 def clean_text(raw: object, max_chars: int) -> str:
