@@ -15,6 +15,7 @@ from bot import checklists
 from bot.core.settings import load_settings
 from bot.guide import answers
 from bot.guide.loader import default_guide
+from bot.texts import t
 
 SLOTS = {"category": "checklist_category", "location": "checklist_location", "situations": "checklist_situations_done"}
 DONE = "none"
@@ -26,11 +27,11 @@ def _button(title: str, entity: str, value: str) -> dict[str, str]:
 
 def _procedure_title(procedure: str, lang: str) -> str:
     if procedure == checklists.FIRST_APPLICATION:
-        return "首次申请（新聘用）" if lang == "zh" else "First application (new hire)"
+        return t("checklists.first_application", lang)
     term = default_guide().terms.get(procedure)
     if term is None:
         return checklists.all_checklists()[procedure].title.get(lang)
-    name = term.zh[0] if lang == "zh" else term.en[0]
+    name = term.name(lang)
     return name[:1].upper() + name[1:]
 
 
@@ -40,7 +41,7 @@ class ActionAskChecklistProcedure(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        text = "您要办理哪项业务？" if lang == "zh" else "Which procedure is the checklist for?"
+        text = t("checklists.ask_procedure", lang)
         buttons = [_button(_procedure_title(p, lang), "procedure", p) for p in checklists.procedure_choices()]
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
@@ -61,7 +62,7 @@ class _AskQuestion:
         chosen = set(tracker.get_slot("checklist_situations") or []) if self.question == "situations" else set()
         buttons = [_button(label.get(lang), self.entity, key) for key, label in options.items() if key not in chosen]
         if self.question == "situations":
-            buttons.append(_button("没有/完成" if lang == "zh" else "None / done", "situation", DONE))
+            buttons.append(_button(t("checklists.none_done", lang), "situation", DONE))
         dispatcher.utter_message(text=checklists.question_prompts()[self.question].get(lang), buttons=buttons)
         return []
 
@@ -95,9 +96,7 @@ class ValidateChecklistForm(FormValidationAction):
         if value in checklists.procedure_choices():
             return {"checklist_procedure": value}
         lang = language_of(tracker)
-        dispatcher.utter_message(
-            text="请从下面的按钮中选择一项业务。" if lang == "zh" else "Please pick one of the procedures below."
-        )
+        dispatcher.utter_message(text=t("checklists.pick_procedure", lang))
         return {"checklist_procedure": None}
 
     async def validate_checklist_category(
@@ -153,7 +152,7 @@ class ActionSendChecklist(Action):
         dispatcher.utter_message(json_message=payload)
         section = default_guide().section(payload.get("section") or "")
         if section is not None:
-            more = f"详见指南：{section.title.zh}" if lang == "zh" else f"Details in the guide: {section.title.en}"
+            more = t("checklists.details_in_guide", lang, title=section.title.get(lang))
             dispatcher.utter_message(
                 text=more,
                 buttons=[answers.section_button(section, lang)],

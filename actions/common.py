@@ -9,12 +9,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.db import Database
 from bot.guide.answers import Reply
-from bot.nlu.language import DEFAULT, SUPPORTED
+from bot.nlu.language import reply_language
 
 
 def language_of(tracker: Tracker) -> str:
-    value = tracker.get_slot("language")
-    return value if value in SUPPORTED else DEFAULT
+    """The reply language: the slot already follows each message's choice or language (bot/nlu/components.py
+    sets it), so here it is the conversation's language, by the one rule of reply_language."""
+    return reply_language(conversation=tracker.get_slot("language"))
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from bot.guide.loader import KNOWLEDGE_DIR, read_knowledge_yaml
 from bot.guide.models import LANGS, Localized
+from bot.texts import t
 
 CHECKLIST_DIR = KNOWLEDGE_DIR / "checklists"
 QUESTIONS = ("category", "location", "situations")
@@ -268,13 +269,13 @@ def parse_answers(query: dict[str, str]) -> Answers:
 
 def as_text(payload: dict[str, Any]) -> str:
     """Plain-text rendering for channels without the widget (one message: no blank lines)."""
-    zh = payload["lang"] == "zh"
+    lang = payload["lang"]
     lines = [f"**{payload['title']}**"]
     for number, item in enumerate(payload["items"], start=1):
         lines.append(f"{number}. {item['name']}: {item['note']}")
         for mistake in item["common_mistakes"]:
-            lines.append(("   常见问题：" if zh else "   Often sent back: ") + mistake)
-    lines.append(("打印版：" if zh else "Print version: ") + payload["print_url"])
+            lines.append(t("checklists.often_sent_back", lang, mistake=mistake))
+    lines.append(t("checklists.print_version", lang, url=payload["print_url"]))
     return "\n".join(lines)
 
 

@@ -14,21 +14,9 @@ from bot.deadlines import service as deadlines
 from bot.guide import answers
 from bot.guide.answers import Reply
 from bot.guide.loader import Guide
+from bot.handoff.texts import handoff_button
+from bot.texts import catalogue, t
 
-TEXTS = {
-    "for": {"en": "For: {what}", "zh": "针对：{what}"},
-    "change": {"en": "Change", "zh": "更改"},
-    "category": {"en": "category {category}", "zh": "{category}类"},
-    "inside": {"en": "inside China", "zh": "在境内"},
-    "outside": {"en": "outside China", "zh": "在境外"},
-    "family": {"en": "family members", "zh": "家属"},
-    "expired": {"en": "already expired", "zh": "已过期"},
-    "reset": {
-        "en": "All right, I have set aside what I assumed ({what}). Which procedure is your question about?",
-        "zh": "好的，已清除我之前的假设（{what}）。您的问题是关于哪项业务？",
-    },
-    "reset_nothing": {"en": "Which procedure is your question about?", "zh": "您的问题是关于哪项业务？"},
-}
 RESET_PAYLOAD = "/reset_context"
 
 
@@ -43,7 +31,7 @@ class Target:
 def procedure_name(guide: Guide, procedure: str, lang: str) -> str:
     term = guide.terms.get(procedure)
     if term is not None:
-        return term.zh[0] if lang == "zh" else term.en[0]
+        return term.name(lang)
     section = guide.sections.get(procedure)
     return section.title.get(lang) if section else procedure
 
@@ -52,10 +40,11 @@ def assumed(guide: Guide, context: Context, lang: str) -> str:
     """'extension · category B · inside China' — what the bot took the question to be about."""
     parts = [procedure_name(guide, context.procedure, lang)] if context.procedure else []
     if context.category and context.category != "unknown":
-        parts.append(TEXTS["category"][lang].format(category=context.category))
+        parts.append(t("context.category", lang, category=context.category))
     if context.location in ("inside", "outside"):
-        parts.append(TEXTS[context.location][lang])
-    parts += [TEXTS[s][lang] for s in context.situations if s in TEXTS]
+        parts.append(t(f"context.location.{context.location}", lang))
+    labelled = [f"context.situation.{s}" for s in context.situations]
+    parts += [t(key, lang) for key in labelled if key in catalogue()]
     return " · ".join(parts)
 
 
@@ -95,7 +84,7 @@ def render(guide: Guide, context: Context, goal: Target, lang: str, public_url: 
     section = guide.sections[goal.section or ""]
     reply = answers.answer(guide, section, lang)
     if "expired" in context.situations and followup_content().situations["expired"].get("needs_staff"):
-        add_button(reply, answers.handoff_button(lang))
+        add_button(reply, handoff_button(lang))
     return reply
 
 
@@ -109,7 +98,7 @@ def with_assumptions(reply: Reply, guide: Guide, context: Context, lang: str) ->
     what = assumed(guide, context, lang)
     if not what:
         return reply
-    reply.text = f"{reply.text}\n{TEXTS['for'][lang].format(what=what)}"
+    reply.text = f"{reply.text}\n{t('context.for', lang, what=what)}"
     reply.custom["context"] = {
         "procedure": context.procedure,
         "category": context.category,
@@ -117,7 +106,7 @@ def with_assumptions(reply: Reply, guide: Guide, context: Context, lang: str) ->
         "situations": list(context.situations),
         "label": what,
     }
-    add_button(reply, {"title": TEXTS["change"][lang], "payload": RESET_PAYLOAD})
+    add_button(reply, {"title": t("context.change", lang), "payload": RESET_PAYLOAD})
     return reply
 
 
@@ -146,14 +135,14 @@ def with_deadlines(
         reply.custom["deadlines"] = report.deadlines
         reply.custom["ics_url"] = deadlines.ics_url(report.deadlines, lang, public_url)
     if report.offer_person:
-        add_button(reply, answers.handoff_button(lang))
+        add_button(reply, handoff_button(lang))
     return reply
 
 
 def reset(guide: Guide, context: Context, lang: str) -> Reply:
     """Forget the assumptions and ask again, with the procedures as buttons."""
     what = assumed(guide, context, lang)
-    text = TEXTS["reset"][lang].format(what=what) if what else TEXTS["reset_nothing"][lang]
+    text = t("context.reset", lang, what=what) if what else t("context.reset_nothing", lang)
     buttons = [
         {"title": procedure_name(guide, p, lang), "payload": "/follow_up" + json.dumps({"procedure": p})}
         for p in checklists.all_checklists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from bot.deadlines.rules import Rules, default_rules
-from bot.deadlines.texts import t
+from bot.texts import t
 
 PRODID = "-//E-Town Work-Permit Assistant//deadlines//EN"
 
@@ -55,7 +55,7 @@ def build(pairs: list[tuple[str, date]], lang: str, now: datetime, rules: Rules 
     rules = rules or default_rules()
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN",
-             f"X-WR-CALNAME:{_escape(t('ics_name', lang))}"]  # fmt: skip
+             f"X-WR-CALNAME:{_escape(t('deadlines.ics_name', lang))}"]  # fmt: skip
     for rule_id, day in pairs:
         rule = rules.rules[rule_id]
         description = f"{rule.text.get(lang)}\n{rule.sources[0].url}"

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from bot.core.workdays import WorkCalendar, default_calendar
 from bot.deadlines import parse
 from bot.deadlines.rules import Rules, compute, default_rules
-from bot.deadlines.texts import format_date, t
+from bot.deadlines.texts import format_date
+from bot.texts import t
 
 # A cue further than this many characters from a date does not name it (it belongs to another part of the post).
 CUE_REACH = 40
@@ -149,11 +150,11 @@ def report(
         for rule in event_rules:
             out.deadlines.append(_deadline(rule, mention, event.title.get(lang), today, lang, workdays, out))
     if out.deadlines:
-        out.lines.insert(0, t("intro", lang, today=format_date(today, lang)))
+        out.lines.insert(0, t("deadlines.intro", lang, today=format_date(today, lang)))
     if out.unknown:
         example = format_date(out.unknown[0].day, lang)
         dates = ", ".join(format_date(m.day, lang) for m in out.unknown)
-        out.lines.append(t("unknown_event", lang, dates=dates, example=example))
+        out.lines.append(t("deadlines.unknown_event", lang, dates=dates, example=example))
     return out
 
 
@@ -163,23 +164,24 @@ def _deadline(
     computed = compute(rule, rule.count, mention.day, workdays)
     past = computed.day < today
     lines = [
-        t("line", lang, title=rule.title.get(lang), date=format_date(computed.day, lang), rule=rule.text.get(lang),
-          event=event_title, event_date=format_date(mention.day, lang))
+        t("deadlines.line", lang, title=rule.title.get(lang), date=format_date(computed.day, lang),
+          rule=rule.text.get(lang), event=event_title, event_date=format_date(mention.day, lang))
     ]  # fmt: skip
     if past:
-        lines.append(t("past_fine" if rule.past_is_fine else "past", lang, what_now=rule.if_past.get(lang)))
+        past_key = "deadlines.past_fine" if rule.past_is_fine else "deadlines.past"
+        lines.append(t(past_key, lang, what_now=rule.if_past.get(lang)))
         out.offer_person |= not rule.past_is_fine
     if computed.working_day_before and not past:
         lines.append(
             t(
-                "day_off",
+                "deadlines.day_off",
                 lang,
                 date=format_date(computed.day, lang),
                 before=format_date(computed.working_day_before, lang),
             )
         )
     if computed.estimate:
-        lines.append(t("estimate", lang, year=computed.day.year))
+        lines.append(t("deadlines.estimate", lang, year=computed.day.year))
     conflicts = []
     for conflict in rule.conflicts:
         other = compute(rule, conflict.count, mention.day, workdays)
@@ -193,7 +195,7 @@ def _deadline(
                 "source": conflict.sources[0].url,
             }
         )
-        lines.append(t("conflict", lang, note=conflict.note.get(lang), date=format_date(other.day, lang)))
+        lines.append(t("deadlines.conflict", lang, note=conflict.note.get(lang), date=format_date(other.day, lang)))
     out.lines.extend(lines)
     return {
         "rule": rule.id,

@@ -26,7 +26,7 @@ from bot.core.settings import PROJECT_ROOT
 from bot.guide import answers
 from bot.guide.loader import default_guide
 from bot.nlu.guide_ranker import GuideSectionRanker, SectionModel, rank_message, training_examples
-from bot.nlu.language import detect_language
+from bot.nlu.language import reply_language
 
 USER_DICT = PROJECT_ROOT / "data" / "generated" / "jieba" / "userdict.txt"
 CACHE_DIR = PROJECT_ROOT / "results" / "offline_ranker"
@@ -113,7 +113,7 @@ def evaluate(path: Path, show_misses: bool = False) -> dict[str, dict[str, float
     groups: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for question in questions:
         text = str(question["q"])
-        lang = detect_language(text) or "en"
+        lang = reply_language(message=text)
         decision, reply = answers.respond(guide, parse_data(model, text), lang)
         result = outcome(question, reply, decision)
         for name in ("all", "zh" if question["lang"] in ("zh", "mixed") else "en"):

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from bot.nlu.language import detect_language
+from bot.nlu.language import reply_language
 
 NONE = "none"
 LANGS = ("en", "zh", "mixed")
@@ -48,7 +48,7 @@ class Question:
     @property
     def answer_language(self) -> str:
         """The language the answer must be in: the question's own (mixed questions by their dominant language)."""
-        return detect_language(self.text) or "en"
+        return reply_language(message=self.text)
 
     def missing_facts(self, reply_text: str) -> list[str]:
         """The facts (as written in the set, alternatives joined by |) that the reply text does not contain."""

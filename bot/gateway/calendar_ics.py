@@ -10,14 +10,14 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from bot.deadlines import ics
-from bot.nlu.language import normalize_language
+from bot.nlu.language import reply_language
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/deadlines.ics")
 async def deadlines_ics(request: web.Request) -> web.Response:
-    lang = normalize_language(request.query.get("lang")) or "en"
+    lang = reply_language(explicit=request.query.get("lang"))
     try:
         pairs = ics.parse_pairs(request.query.getall("d", []))
     except ics.CalendarRequestError as error:

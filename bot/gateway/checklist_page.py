@@ -9,55 +9,37 @@ from aiohttp import web
 
 from bot import checklists
 from bot.guide.loader import default_guide
-from bot.nlu.language import normalize_language
+from bot.nlu.language import reply_language
+from bot.texts import t
 
 routes = web.RouteTableDef()
 
-LABELS = {
-    "en": {
-        "mistakes": "Often sent back when",
-        "print": "Print",
-        "reviewed": "Reviewed",
-        "note": "Checklist from the E-Town work-permit assistant. Confirm with the bureau before you submit.",
-        "category": "Category",
-        "location": "Applicant",
-        "situations": "Situations",
-    },
-    "zh": {
-        "mistakes": "常见退件原因",
-        "print": "打印",
-        "reviewed": "审核日期",
-        "note": "本清单由经开区外国人工作许可助手生成，提交前请与审批局确认。",
-        "category": "人才类别",
-        "location": "申请人所在地",
-        "situations": "特殊情况",
-    },
-}
-
 
 def render(payload: dict, lang: str) -> str:  # type: ignore[type-arg]
-    text = LABELS[lang]
+    def text(key: str) -> str:
+        return t(f"checklists.page.{key}", lang)
+
     options = checklists.question_options()
     facts = []
     if payload["category"]:
-        facts.append(f"{text['category']}: {options['category'][payload['category']].get(lang)}")
+        facts.append(f"{text('category')}: {options['category'][payload['category']].get(lang)}")
     if payload["location"]:
-        facts.append(f"{text['location']}: {options['location'][payload['location']].get(lang)}")
+        facts.append(f"{text('location')}: {options['location'][payload['location']].get(lang)}")
     if payload["situations"]:
         names = "、".join(options["situations"][s].get(lang) for s in payload["situations"])
-        facts.append(f"{text['situations']}: {names}")
+        facts.append(f"{text('situations')}: {names}")
     items = []
     for item in payload["items"]:
         mistakes = "".join(f"<li>{escape(m)}</li>" for m in item["common_mistakes"])
-        block = f'<p class="mistakes">{escape(text["mistakes"])}:</p><ul>{mistakes}</ul>' if mistakes else ""
+        block = f'<p class="mistakes">{escape(text("mistakes"))}:</p><ul>{mistakes}</ul>' if mistakes else ""
         items.append(
             f'<li class="item"><label><input type="checkbox"> <strong>{escape(item["name"])}</strong></label>'
             f"<p>{escape(item['note'])}</p>{block}</li>"
         )
     facts_html = "".join(f"<li>{escape(f)}</li>" for f in facts)
-    footer = f"{escape(text['reviewed'])} {escape(payload['reviewed'])}. {escape(text['note'])}"
+    footer = f"{escape(text('reviewed'))} {escape(payload['reviewed'])}. {escape(text('note'))}"
     return f"""<!doctype html>
-<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
+<html lang="{text("html_lang")}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(payload["title"])}</title><link rel="stylesheet" href="/static/checklist.css"></head>
 <body><main><h1>{escape(payload["title"])}</h1><ul class="facts">{facts_html}</ul>
@@ -67,7 +49,7 @@ def render(payload: dict, lang: str) -> str:  # type: ignore[type-arg]
 
 @routes.get("/checklist/{procedure}")
 async def checklist_page(request: web.Request) -> web.Response:
-    lang = normalize_language(request.query.get("lang")) or "en"
+    lang = reply_language(explicit=request.query.get("lang"))
     procedure = request.match_info["procedure"]
     if procedure not in checklists.all_checklists():
         raise web.HTTPNotFound(text="No checklist for this procedure.")

@@ -12,6 +12,8 @@ from bot import checklists
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection
 from bot.guide.situation import needs_person
+from bot.handoff.texts import handoff_button
+from bot.texts import t
 
 # Answer the first choice unless the leaders are truly tied: the top section is answered when it has at least
 # ANSWER_CONFIDENCE and leads the runner-up by LEAD; the runners-up then come as "Related" buttons. Only a near
@@ -39,47 +41,6 @@ MAX_SECTIONS = 3
 # follow-up ("which papers for that one?" after an answer about a procedure); a weaker lead gives way to the context.
 SURE_CONFIDENCE = 0.35
 SURE_LEAD = 2.0
-
-UNCONFIRMED = {
-    "en": "not confirmed yet — please check with staff",
-    "zh": "尚未确认，请向工作人员核实",
-}
-OPERATOR_NOTE = {"en": " (supplied by the bureau, not yet confirmed)", "zh": "（由行政审批局提供，尚未最终确认）"}
-# A value taken from a public page is still unconfirmed until the bureau checks it (`confirmed: true`).
-PUBLIC_NOTE = {
-    "en": " (from a public source, not confirmed yet by the bureau)",
-    "zh": "（来自公开资料，尚未经审批局确认）",
-}
-TEXTS = {
-    "source": {"en": "Source", "zh": "出处"},
-    "reviewed": {"en": "reviewed", "zh": "审核日期"},
-    "clarify": {
-        "en": "I am not sure which part of the guide you mean. Is it one of these?",
-        "zh": "我不太确定您问的是指南的哪一部分，是下面其中之一吗？",
-    },
-    "none_of_these": {"en": "None of these", "zh": "都不是"},
-    "not_covered": {
-        "en": "I could not find this in the work-permit guide, and I would rather not guess. "
-        "You can rephrase the question, or ask a staff member.",
-        "zh": "工作许可指南中没有找到这个问题的答案，我不想随意猜测。您可以换个说法再问，或咨询工作人员。",
-    },
-    "staff_suggested": {
-        "en": "Questions like this usually need a staff member to look at your situation.",
-        "zh": "这类问题通常需要工作人员结合您的具体情况处理。",
-    },
-    "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
-    "related": {"en": "Related", "zh": "相关问题"},
-    "staff_first": {
-        "en": "This is what the guide says; your situation may need a staff member, who can look at it with you.",
-        "zh": "以上是指南的说明；您的情况可能需要工作人员结合具体情况处理。",
-    },
-    "my_checklist": {"en": "Make my checklist for this", "zh": "生成我的材料清单"},
-    "rephrase": {
-        "en": "Sorry, I did not understand that. Could you say it another way, for example naming the procedure "
-        "you are asking about (extension, cancellation, change of employer…)?",
-        "zh": "抱歉，我没有理解。能换个说法吗？比如说明您问的是哪项业务（延期、注销、更换雇主等）。",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -175,11 +136,11 @@ def fill_facts(text: str, guide: Guide, lang: str) -> str:
     def replace(match: Any) -> str:
         fact = guide.fact(match.group(1), match.group(2))
         if fact is None or fact.value is None:
-            return UNCONFIRMED[lang]
+            return t("guide.unconfirmed", lang)
         value = fact.value.get(lang)
         if not fact.confirmed:
             operator = fact.source is not None and fact.source.tag == "OPERATOR"
-            value += (OPERATOR_NOTE if operator else PUBLIC_NOTE)[lang]
+            value += t("guide.operator_note" if operator else "guide.public_note", lang)
         return value
 
     return FACT_REF.sub(replace, text)
@@ -198,10 +159,6 @@ def section_button(section: GuideSection, lang: str, title: str | None = None) -
     return {"title": title or section.title.get(lang), "payload": "/faq" + json.dumps({"section": section.id})}
 
 
-def handoff_button(lang: str) -> dict[str, str]:
-    return {"title": TEXTS["talk_to_person"][lang], "payload": "/human_handoff"}
-
-
 def _section_block(guide: Guide, section: GuideSection, lang: str) -> dict[str, Any]:
     """One section of a reply: key fact first, then the details, the caution, and where it comes from."""
     lead, details = section.lead_and_details(lang)
@@ -209,9 +166,7 @@ def _section_block(guide: Guide, section: GuideSection, lang: str) -> dict[str, 
     if section.caution:
         more.append("⚠ " + fill_facts(section.caution.get(lang), guide, lang))
     url = source_url(section)
-    footer = (
-        f"{TEXTS['source'][lang]}: {section.title.get(lang)} · {TEXTS['reviewed'][lang]} {section.reviewed.isoformat()}"
-    )
+    footer = t("guide.footer", lang, title=section.title.get(lang), reviewed=section.reviewed.isoformat())
     if url:
         footer += f"\n{url}"
     return {
@@ -246,7 +201,7 @@ def answer(
             parts.append(block["details"])
         parts.append(block["footer"])
     needs_staff = offer_person or any(s.needs_staff for s in sections)
-    note = TEXTS["staff_first"][lang] if needs_staff else None
+    note = t("guide.staff_first", lang) if needs_staff else None
     if note:
         parts.append(note)
     url = source_url(section)
@@ -270,7 +225,8 @@ def answer(
     buttons = [handoff_button(lang)] if needs_staff else []
     if section.procedure in checklists.all_checklists():
         # An answer about a procedure leads straight to the applicant's own list for it.
-        buttons.append({"title": TEXTS["my_checklist"][lang], "payload": checklists.request_payload(section.procedure)})
+        payload = checklists.request_payload(section.procedure)
+        buttons.append({"title": t("guide.my_checklist", lang), "payload": payload})
     buttons += custom["related"]
     return Reply(text=single_bubble("\n".join(parts)), custom=custom, buttons=buttons)
 
@@ -298,13 +254,13 @@ def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person:
     """Which of these did you mean? Every menu also offers a person (first when a candidate needs one)."""
     candidates = [guide.sections[sid] for sid in section_ids if sid in guide.sections]
     options = [section_button(s, lang) for s in candidates]
-    options.append({"title": TEXTS["none_of_these"][lang], "payload": "/out_of_scope"})
+    options.append({"title": t("guide.none_of_these", lang), "payload": "/out_of_scope"})
     if offer_person or any(s.needs_staff for s in candidates):
         options.insert(0, handoff_button(lang))
     else:
         options.append(handoff_button(lang))
     return Reply(
-        text=TEXTS["clarify"][lang],
+        text=t("guide.clarify", lang),
         custom={"type": "clarify", "lang": lang, "options": options},
         buttons=options,
     )
@@ -312,14 +268,14 @@ def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person:
 
 def rephrase(lang: str) -> Reply:
     return Reply(
-        text=TEXTS["rephrase"][lang], custom={"type": "clarify", "lang": lang, "options": [], "reason": "rephrase"}
+        text=t("guide.rephrase", lang), custom={"type": "clarify", "lang": lang, "options": [], "reason": "rephrase"}
     )
 
 
 def not_covered(lang: str) -> Reply:
     options = [handoff_button(lang)]
     return Reply(
-        text=TEXTS["not_covered"][lang],
+        text=t("guide.not_covered", lang),
         custom={"type": "clarify", "lang": lang, "options": options, "reason": "not_covered"},
         buttons=options,
     )

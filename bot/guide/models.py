@@ -128,3 +128,7 @@ class Term:
     kind: str  # procedure | category | document | term | location
     en: tuple[str, ...]
     zh: tuple[str, ...]
+
+    def name(self, lang: str) -> str:
+        """The preferred (first) name in `lang`, as buttons and the "For: …" line show it."""
+        return (self.zh if lang == "zh" else self.en)[0]

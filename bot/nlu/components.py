@@ -26,7 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.entities import EntityRecognizer
-from bot.nlu.language import detect_language, normalize_language
+from bot.nlu.language import stated_language
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
@@ -44,8 +44,8 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             metadata = message.get("metadata") or {}
-            chosen = normalize_language(metadata.get("language")) if isinstance(metadata, dict) else None
-            language = chosen or detect_language(message.get(TEXT) or "")
+            chosen = metadata.get("language") if isinstance(metadata, dict) else None
+            language = stated_language(explicit=chosen, message=message.get(TEXT) or "")
             if language is None:
                 continue
             # The language is a property of the whole message, so the entity spans all of it.

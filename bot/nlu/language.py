@@ -43,3 +43,16 @@ def normalize_language(value: object) -> str | None:
     if value.startswith("en") or value in ("英文", "english"):
         return "en"
     return None
+
+
+def stated_language(explicit: object = None, message: str | None = None) -> str | None:
+    """The first half of reply_language's precedence: what this turn itself says (a choice, else the message's
+    language), or None. The NLU component uses it alone, since the language slot already holds the conversation's."""
+    return normalize_language(explicit) or (detect_language(message) if message else None)
+
+
+def reply_language(explicit: object = None, message: str | None = None, conversation: object = None) -> str:
+    """The language to answer in, by one precedence everywhere: the user's explicit choice (`/lang zh`, the
+    widget's switch, `?lang=` of a link), else the language the message is written in, else the conversation's
+    language so far, else the default. Values are normalised (`zh-CN`, `中文`…); unusable ones are skipped."""
+    return stated_language(explicit, message) or normalize_language(conversation) or DEFAULT
