@@ -127,7 +127,7 @@ class ChatService:
         self.settings = settings
         # One lock per conversation keeps its turns in order; unused locks disappear with their last user.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         # Exactly once across crashes: a message this process stored itself and never sent cannot be in Rasa's
         # tracker yet; any other (a retry, a resend after a gateway restart) is first looked up there.
         self._started_at = datetime.now(timezone.utc)

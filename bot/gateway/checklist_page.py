@@ -4,6 +4,7 @@ bot's checklist payload. Everything is escaped; there is no script on the page."
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from aiohttp import web
 
@@ -35,7 +36,7 @@ LABELS = {
 }
 
 
-def render(payload: dict, lang: str) -> str:  # type: ignore[type-arg]
+def render(payload: dict[str, Any], lang: str) -> str:
     text = LABELS[lang]
     options = checklists.question_options()
     facts = []
