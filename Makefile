@@ -16,7 +16,7 @@ export PYTHONWARNINGS := ignore
 # Hermetic: Rasa must not phone home (telemetry, error reporting).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help install generate train migrate seed run test test-fast eval bench lint lock clean browser
+.PHONY: help install generate train migrate seed run test test-fast eval bench lint typecheck lock clean browser
 
 help:
 	@echo "make run    install, train if needed, start rasa + actions + gateway (embedded default)"
@@ -24,6 +24,7 @@ help:
 	@echo "make eval   answer-quality evaluation on held-out questions (prints and writes a report)"
 	@echo "make bench  latency / throughput benchmark: full path vs raw Rasa REST"
 	@echo "make lint   ruff"
+	@echo "make typecheck   mypy on bot/ and actions/ (config in pyproject.toml)"
 
 $(STAMP): requirements.lock
 	@test -n "$(PY310)" || { echo "Python 3.10 not found (tried pyenv and python3.10); set PYTHON310=/path/to/python3.10"; exit 1; }
@@ -63,6 +64,7 @@ run: train seed
 test: train browser
 	$(PY) -m bot generate --check
 	$(PY) -m ruff check bot actions tests
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 	$(PY) -m bot rasa-checks
 	$(PY) -m bot eval --check-floors
@@ -78,6 +80,10 @@ bench: train
 
 lint: install
 	$(PY) -m ruff check bot actions tests
+
+# Files and strictness come from [tool.mypy] in pyproject.toml.
+typecheck: install
+	$(PY) -m mypy
 
 # Re-resolve exact pins from requirements.in (needs network; commit the result).
 lock:

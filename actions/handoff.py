@@ -141,7 +141,7 @@ class ActionRecordSatisfaction(Action):
         lang = language_of(tracker)
         raw = next(tracker.get_latest_entity_values("rating"), None)
         try:
-            rating = int(raw)  # type: ignore[arg-type]
+            rating = int(raw) if raw is not None else 0
         except (TypeError, ValueError):
             rating = 0
         stored = tickets.record_satisfaction(database(), tracker.sender_id, rating)

@@ -112,7 +112,7 @@ def seed_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cases = sub.add_parser("cases", help="create, move and inspect cases")
     cases.add_argument("--actor", help="who is acting (default cli:<user>)")
     actions = cases.add_subparsers(dest="action", required=True)

@@ -9,9 +9,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from bot.cases.identifiers import PassportHasher
-from bot.cases.service import NewCase, create_case, move_case, request_materials
+from bot.cases.service import Clock, NewCase, create_case, move_case, request_materials
 from bot.db import Database
 from bot.db.models import Case, utcnow
+
+
+def _stopped_at(moment: datetime) -> Clock:
+    """A clock that always says `moment`: each demo step is dated in the past, not stamped with now."""
+    return lambda: moment
+
 
 # (number, passport, procedure, category, name, nationality, path of stages after `submitted`, days back)
 DEMO_CASES = [
@@ -151,12 +157,12 @@ def seed_demo(db: Database, hasher: PassportHasher, now: datetime | None = None)
             ),
             hasher,
             actor="demo-seed",
-            clock=lambda start=start: start,
+            clock=_stopped_at(start),
         )
         for step, stage in enumerate(path, start=1):
             moment = start + timedelta(hours=step)
             if stage == "materials_requested":
-                request_materials(db, number, DEMO_MISSING[number], "demo-seed", clock=lambda moment=moment: moment)
+                request_materials(db, number, DEMO_MISSING[number], "demo-seed", clock=_stopped_at(moment))
             else:
-                move_case(db, number, stage, "demo-seed", clock=lambda moment=moment: moment)
+                move_case(db, number, stage, "demo-seed", clock=_stopped_at(moment))
     return len(DEMO_CASES)

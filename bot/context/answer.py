@@ -72,8 +72,8 @@ def target(guide: Guide, context: Context, heard: Heard, follow_on: bool = True)
         section = f"category_{heard.category.lower()}"
         if section in guide.sections:
             return Target(section=section)
-    section = section_for_procedure(guide, context.procedure)
-    return Target(section=section) if section else None
+    procedure_section = section_for_procedure(guide, context.procedure)
+    return Target(section=procedure_section) if procedure_section else None
 
 
 def render(guide: Guide, context: Context, goal: Target, lang: str, public_url: str) -> Reply:

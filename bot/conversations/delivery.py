@@ -46,6 +46,10 @@ class Delivery:
         self._started_at = datetime.now(timezone.utc)
         self._attempted: set[int] = set()
 
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
     def soon(self, conversation_id: str, message: StoredMessage) -> None:
         """Deliver in the background (in order per conversation), so acknowledgements are never delayed."""
         task = asyncio.create_task(self.deliver(conversation_id, message, first_attempt=True))

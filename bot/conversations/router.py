@@ -246,6 +246,11 @@ class ChatService:
 
     # -- delivery ------------------------------------------------------------------------------------
 
+    @property
+    def pending_deliveries(self) -> int:
+        """Messages handed to the background and not delivered yet (a gauge for /metrics)."""
+        return self.delivery.pending
+
     def deliver_soon(self, conversation_id: str, message: StoredMessage) -> None:
         self.delivery.soon(conversation_id, message)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ def new_conversation_id() -> str:
     return secrets.token_hex(ID_BYTES)
 
 
-def valid_conversation_id(value: object) -> bool:
+def valid_conversation_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and len(value) == 2 * ID_BYTES and all(c in "0123456789abcdef" for c in value)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base, relationship
 
-Base = declarative_base()
+# SQLAlchemy 1.4 is untyped here (its stubs need a mypy plugin): the declarative base is a class mypy cannot see.
+Base: Any = declarative_base()
 
 CONVERSATION_STATES = ("bot", "queued", "assigned", "resolved")
 MESSAGE_ROLES = ("user", "bot", "staff", "system")

@@ -90,11 +90,11 @@ def classify(text: str, found: parse.FoundDate, cues: list[tuple[int, int, str]]
     if best is None:
         return None
     lowered = text.lower()
-    for event in rules.events.values():
-        if event.refines == best[2] and any(
-            _distance(text, start, end, found) <= CUE_REACH for start, end in _find(event.subjects, lowered)
+    for known in rules.events.values():
+        if known.refines == best[2] and any(
+            _distance(text, start, end, found) <= CUE_REACH for start, end in _find(known.subjects, lowered)
         ):
-            return event.id
+            return known.id
     return best[2]
 
 

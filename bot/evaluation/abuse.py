@@ -136,9 +136,10 @@ async def flood(url: str, tally: Tally, count: int) -> None:
         for i in range(count):
             target = first if i % 2 == 0 else second
             target._ids += 1
-            await target.ws.send_json({"type": "message", "id": f"f{i}", "text": f"flood {i}"})  # type: ignore[union-attr]
-            await target.ws.send_json({"type": "ping"})  # type: ignore[union-attr]
-            await target.ws.send_json({"type": "set_language", "lang": "zh" if i % 2 else "en"})  # type: ignore[union-attr]
+            assert target.ws is not None
+            await target.ws.send_json({"type": "message", "id": f"f{i}", "text": f"flood {i}"})
+            await target.ws.send_json({"type": "ping"})
+            await target.ws.send_json({"type": "set_language", "lang": "zh" if i % 2 else "en"})
             tally.sent += 3
         # read what came back for a while: count the refusals
         for chat in (first, second):
@@ -172,7 +173,12 @@ async def socketio_flood(url: str, tally: Tally, count: int) -> None:
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     client.on("bot_uttered", inbox.put_nowait)
-    client.on("session_confirm", lambda sid: confirmed.done() or confirmed.set_result(sid))
+
+    def on_confirm(sid: str) -> None:
+        if not confirmed.done():
+            confirmed.set_result(sid)
+
+    client.on("session_confirm", on_confirm)
     await client.connect(url, socketio_path="socket.io", transports=["websocket"])
     await client.emit("session_request", {"session_id": None})
     try:
@@ -365,7 +371,7 @@ def main(args: argparse.Namespace) -> int:
     return 0 if tally.locked_out == 0 and not hits and tally.injections_obeyed == 0 else 1
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     abuse = sub.add_parser("abuse", help="short abuse run against a local assistant (loopback only)")
     abuse.add_argument("--url", default="http://127.0.0.1:8080")
     abuse.add_argument("--count", type=int, default=60, help="frames per flood (bounded)")

@@ -26,7 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import aiohttp
 
@@ -118,7 +118,7 @@ class SocketConversation:
         await self._until(lambda f: f["type"] == "welcome")
         return self
 
-    async def _until(self, done: Callable[[dict], bool]) -> None:  # type: ignore[type-arg]
+    async def _until(self, done: Callable[[dict[str, Any]], bool]) -> None:
         assert self.ws is not None
         while True:
             frame = json.loads((await self.ws.receive()).data)
@@ -134,7 +134,7 @@ class SocketConversation:
 
         refused = False
 
-        def done(frame: dict) -> bool:  # type: ignore[type-arg]
+        def done(frame: dict[str, Any]) -> bool:
             nonlocal seen_bot, refused
             if frame["type"] == "message" and frame.get("role") == "bot":
                 seen_bot = True
@@ -155,7 +155,9 @@ class SocketConversation:
             await self.ws.close()
 
 
-async def new_conversation(kind: str, session: aiohttp.ClientSession, url: str):  # type: ignore[no-untyped-def]
+async def new_conversation(
+    kind: str, session: aiohttp.ClientSession, url: str
+) -> SocketConversation | RestConversation:
     if kind == "full":
         return await SocketConversation(session, url).open()
     return RestConversation(session, url)
@@ -392,9 +394,9 @@ def main(args: argparse.Namespace) -> int:
             growth[kind] = asyncio.run(long_conversation(kind, url, run_texts, args.turns))
             marks = "   ".join(f"turn {m:>3}: {v * 1000:6.1f} ms" for m, v in growth[kind].items())
             print(f"  {kind:<10} {marks}")
-        for kind, values in growth.items():
-            if 5 in values and args.turns in values:
-                print(f"  {kind:<10} turn {args.turns} / turn 5 = {values[args.turns] / values[5]:.2f}x")
+        for kind, by_turn in growth.items():
+            if 5 in by_turn and args.turns in by_turn:
+                print(f"  {kind:<10} turn {args.turns} / turn 5 = {by_turn[args.turns] / by_turn[5]:.2f}x")
 
         print(f"\nturns refused or not answered within {TURN_TIMEOUT:.0f} s: {TurnFailures.count}")
         print("\nresident memory")

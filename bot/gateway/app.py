@@ -114,7 +114,8 @@ async def _retention(app: web.Application) -> None:
 
 def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.Application:
     app = web.Application(middlewares=[middleware.errors], client_max_size=256 * 1024)
-    app.on_response_prepare.append(middleware.security_headers)
+    # aiohttp 3.9 types its signals for aiosignal < 1.4 (Signal[Callable]); 1.4 reads that as the argument types.
+    app.on_response_prepare.append(middleware.security_headers)  # type: ignore[arg-type]
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_resources)

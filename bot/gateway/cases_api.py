@@ -16,17 +16,6 @@ from bot.gateway.http import json_body, json_error, json_exception
 from bot.gateway.keys import DB, SETTINGS
 
 routes = web.RouteTableDef()
-FIELDS = (
-    "application_number",
-    "procedure",
-    "applicant_name",
-    "passport_number",
-    "category",
-    "nationality",
-    "employer_name",
-    "employer_credit_code",
-    "stage",
-)
 
 
 async def _actor(request: web.Request) -> str:
@@ -41,6 +30,21 @@ async def _actor(request: web.Request) -> str:
             headers={"WWW-Authenticate": "Bearer"},
         )
     return f"api:{owner}"
+
+
+def _new_case(body: dict[str, Any]) -> NewCase:
+    """Every field of the request is text (the dates are parsed by the caller); a missing stage is `submitted`."""
+    return NewCase(
+        application_number=_text(body, "application_number"),
+        procedure=_text(body, "procedure"),
+        applicant_name=_text(body, "applicant_name"),
+        passport_number=_text(body, "passport_number"),
+        category=_text(body, "category"),
+        nationality=_text(body, "nationality"),
+        employer_name=_text(body, "employer_name"),
+        employer_credit_code=_text(body, "employer_credit_code"),
+        stage=_text(body, "stage", "submitted"),
+    )
 
 
 def _text(body: dict[str, Any], name: str, default: str = "") -> str:
@@ -69,7 +73,7 @@ async def list_cases(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     actor = await _actor(request)
     body = await json_body(request)
-    data = NewCase(**{name: _text(body, name, "submitted" if name == "stage" else "") for name in FIELDS})
+    data = _new_case(body)
     try:
         data.stage_since = parse_moment(_text(body, "stage_since"))
         data.submitted_at = parse_moment(_text(body, "submitted_at"))

@@ -4,6 +4,7 @@ bot's checklist payload. Everything is escaped; there is no script on the page."
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +16,7 @@ from bot.texts import t
 routes = web.RouteTableDef()
 
 
-def render(payload: dict, lang: str) -> str:  # type: ignore[type-arg]
+def render(payload: dict[str, Any], lang: str) -> str:
     def text(key: str) -> str:
         return t(f"checklists.page.{key}", lang)
 

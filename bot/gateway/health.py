@@ -9,6 +9,7 @@ import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 
+from bot.db import Database
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
 from bot.processes import state as process_state
 from bot.processes.state import DOWN, RESTARTING, STARTING, UP
@@ -16,7 +17,7 @@ from bot.processes.state import DOWN, RESTARTING, STARTING, UP
 routes = web.RouteTableDef()
 
 
-def _database_ok(db) -> bool:  # type: ignore[no-untyped-def]
+def _database_ok(db: Database) -> bool:
     try:
         with db.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
@@ -77,7 +78,7 @@ async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     gauges = {
         "open_conversation_topics": float(hub.topics()),
-        "pending_deliveries": float(len(request.app[CHAT]._tasks)),
+        "pending_deliveries": float(request.app[CHAT].pending_deliveries),
         **await request.app[CHAT].limit_gauges(),
     }
     return web.Response(text=request.app[METRICS].render(gauges), content_type="text/plain")

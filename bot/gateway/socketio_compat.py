@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.conversations.input_checks import TextRejected
 from bot.conversations.limits import client_address
-from bot.conversations.router import Client
+from bot.conversations.router import ChatService, Client
 from bot.gateway.keys import CHAT, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def attach(app: web.Application) -> socketio.AsyncServer:
     sio.attach(app, socketio_path="socket.io")
     forwarders: dict[str, tuple[str, asyncio.Task[None], Any]] = {}
 
-    def chat():  # type: ignore[no-untyped-def]
+    def chat() -> ChatService:
         return app[CHAT]
 
     async def stop_forwarding(sid: str) -> None:
@@ -125,7 +125,8 @@ def attach(app: web.Application) -> socketio.AsyncServer:
         text = data.get("message")
         try:
             await service.admit_frame(conversation.id, client)
-            custom = data.get("customData") if isinstance(data.get("customData"), dict) else {}
+            raw_custom = data.get("customData")
+            custom: dict[str, Any] = raw_custom if isinstance(raw_custom, dict) else {}
             if custom.get("language") in ("en", "zh") and custom.get("language") != conversation.language_choice:
                 await service.set_language_choice(conversation.id, custom["language"])
             if isinstance(text, str) and len(text) > service.settings.max_message_chars * 4:

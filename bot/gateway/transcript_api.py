@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -15,10 +16,12 @@ from bot.gateway.http import json_exception
 from bot.gateway.keys import CHAT, DB, SETTINGS
 
 routes = web.RouteTableDef()
+# _cors hands back the response it was given, of the same type.
+AnyResponse = TypeVar("AnyResponse", bound=web.StreamResponse)
 PATHS = ("/api/conversation/export", "/api/conversation")
 
 
-def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+def _cors(request: web.Request, response: AnyResponse) -> AnyResponse:
     """The widget runs on the bureau's pages (ALLOWED_ORIGINS): those origins may call these two endpoints.
     No cookies are involved (the token is a header), so no credentials are allowed."""
     origin = (request.headers.get("Origin") or "").rstrip("/")

@@ -114,7 +114,7 @@ class ChatConnection:
         if opened is None:
             return
         hello, self.conversation = opened
-        after = hello.get("after") if isinstance(hello.get("after"), int) else 0
+        after = hello["after"] if isinstance(hello.get("after"), int) else 0
         topic = self.conversation.id
         queue = self.chat.hub.subscribe(topic)
         writer = asyncio.create_task(self._write_events(queue))

@@ -205,7 +205,7 @@ def answer(
     if note:
         parts.append(note)
     url = source_url(section)
-    custom = {
+    custom: dict[str, Any] = {
         "type": "guide_answer",
         "section": section.id,
         "topic": section.topic,

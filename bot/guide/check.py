@@ -374,7 +374,8 @@ def check_sources(knowledge: Knowledge, report: Report, dossier: str | None) -> 
 
 def _weak_numbers(sources: Iterable[dict[str, Any]]) -> set[str]:
     """Figures that only agency or low-reliability sources give (read from each source's `note`)."""
-    weak, strong = set(), set()
+    weak: set[str] = set()
+    strong: set[str] = set()
     for source in sources:
         figures = numbers_in(str(source.get("note", "")), "en")
         (weak if source.get("tag") in WEAK_TAGS else strong).update(figures)
@@ -474,12 +475,12 @@ def check_unconfirmed(knowledge: Knowledge, report: Report) -> None:
                 report.add(where, f"rule.{lang} must say the promise is not confirmed yet")
     promise_words = {"en": re.compile(r"promise|working day", re.I), "zh": re.compile(r"承诺|工作日")}
     for stage, text in (knowledge.procedures.get("next_steps") or {}).items():
-        pair = _pair(text)
-        if not pair or not unconfirmed_days:
+        step = _pair(text)
+        if not step or not unconfirmed_days:
             continue
         for lang in LANGS:
-            states_promise = promise_words[lang].search(pair[lang]) and numbers_in(pair[lang], lang) & unconfirmed_days
-            if states_promise and not UNCONFIRMED[lang].search(pair[lang]):
+            states_promise = promise_words[lang].search(step[lang]) and numbers_in(step[lang], lang) & unconfirmed_days
+            if states_promise and not UNCONFIRMED[lang].search(step[lang]):
                 report.add(
                     f"procedures.yml next_steps.{stage}",
                     f"{lang} states the bureau's time limit, which is unconfirmed, without saying so",

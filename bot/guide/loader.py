@@ -161,6 +161,7 @@ def _parse_section(path: Path, raw: Any, problems: list[str]) -> GuideSection | 
         problems.append(f"{where}: official_url must be one of the section's sources")
     if len(problems) > before:
         return None
+    assert isinstance(section_id, str) and title and answer and isinstance(reviewed, date)  # no problem: all valid
     return GuideSection(
         id=section_id,
         topic=raw["topic"],

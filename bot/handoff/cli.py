@@ -75,7 +75,7 @@ def ensure_demo_staff(settings: Settings) -> str | None:
         db.dispose()
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     staff = sub.add_parser("staff", help="staff accounts for the console")
     staff.add_argument(
         "action",

@@ -119,9 +119,12 @@ def _reserve_attempt(db: Database, username: str, now: datetime) -> int | None:
         return session.execute(sa.select(StaffUser.failed_logins).where(StaffUser.username == username)).scalar_one()
 
 
-def authenticate(db: Database, username: str, password: str, clock: Clock = utcnow, otp: str | None = None) -> Staff:
+def authenticate(
+    db: Database, username: object, password: object, clock: Clock = utcnow, otp: str | None = None
+) -> Staff:
     """The staff member, or AccountError with one message for every failure (no hint whether the name exists,
-    the account is locked, or only the one-time code was wrong). Every attempt is counted before the password is
+    the account is locked, or only the one-time code was wrong). The name and password are the request's raw JSON
+    values, checked here. Every attempt is counted before the password is
     checked; a success clears the count."""
     now = clock()
     failure = AccountError("Wrong username or password (or one-time code), or the account is locked for a while.")

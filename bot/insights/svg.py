@@ -4,6 +4,7 @@ series over days, columns. Labels go through Jinja2's autoescape like any other 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.insights.tables import Table
 
@@ -46,7 +47,7 @@ class Chart:
     show_values: bool
 
 
-def _top(table: Table, rows: list[list], cols: tuple[int, ...]) -> float:  # type: ignore[type-arg]
+def _top(table: Table, rows: list[list[Any]], cols: tuple[int, ...]) -> float:
     values = [float(row[c] or 0) for row in rows for c in cols]
     return max(values) if values and max(values) > 0 else 1.0
 

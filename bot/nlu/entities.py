@@ -15,6 +15,7 @@ from pathlib import Path
 
 import spacy
 from spacy.matcher import PhraseMatcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Span
 from spacy.util import compile_infix_regex, filter_spans
 
@@ -55,8 +56,10 @@ def comparable_text(text: str) -> str:
 def blank_pipeline() -> spacy.language.Language:
     """A blank English pipeline whose tokenizer also splits every Chinese character into its own token."""
     nlp = spacy.blank("en")
-    infixes = list(nlp.Defaults.infixes) + [rf"(?<={_CJK_CHAR})", rf"(?={_CJK_CHAR})"]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    infixes = list(nlp.Defaults.infixes or ()) + [rf"(?<={_CJK_CHAR})", rf"(?={_CJK_CHAR})"]
+    tokenizer = nlp.tokenizer
+    assert isinstance(tokenizer, Tokenizer)  # a blank pipeline has spaCy's rule-based tokenizer
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
     return nlp
 
 

@@ -483,6 +483,7 @@ class RunningStack:
 def _environment(values: dict[str, str]) -> Iterator[None]:
     """Set (or, for empty values, unset) environment variables for the duration of a block."""
     saved = {name: os.environ.get(name) for name in values}
+    value: str | None  # first a value to set, then one to restore (None: unset)
     for name, value in values.items():
         if value:
             os.environ[name] = value

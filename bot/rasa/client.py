@@ -117,7 +117,7 @@ class RasaClient:
         `seq` (the stored message's number) makes the turn recognisable in the tracker; `may_have_reached` says an
         earlier attempt may have been processed (a retry, a resend after a gateway restart): the tracker is checked
         first, and its replies returned if the turn is there."""
-        body = {"sender": sender, "message": text, "metadata": dict(metadata or {})}
+        body: dict[str, Any] = {"sender": sender, "message": text, "metadata": dict(metadata or {})}
         if seq is not None:
             body["metadata"][SEQ_KEY] = seq
         errors: list[str] = []
@@ -256,7 +256,8 @@ def bot_items(rasa_messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, 
             payload["custom"] = message["custom"]
         if message.get("image"):
             payload["image"] = str(message["image"])
-        text = message.get("text") if isinstance(message.get("text"), str) else ""
+        raw_text = message.get("text")
+        text = raw_text if isinstance(raw_text, str) else ""
         if text or payload:
             items.append((text, payload or None))
     return items

@@ -60,7 +60,7 @@ def compile_action_response_validation() -> None:
             return _ORIGINAL(self, result)
         return True
 
-    RemoteAction._validate_action_result = validate  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -117,9 +117,9 @@ def wait_for_action_server() -> None:
             _TURN.reset(token)
 
     run._etown_waits = True  # type: ignore[attr-defined]
-    RemoteAction.run = run  # type: ignore[method-assign]
-    MessageProcessor._run_action = _run_action  # type: ignore[method-assign]
-    MessageProcessor.handle_message = _handle_message  # type: ignore[method-assign]
+    RemoteAction.run = run
+    MessageProcessor._run_action = _run_action
+    MessageProcessor.handle_message = _handle_message
 
 
 def main() -> None:

@@ -42,6 +42,8 @@ STATE_TYPES = ("active_loop", "loop_interrupted", "pause", "resume")
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
+    engine: sa.engine.Engine
+
     def __init__(
         self,
         domain: Domain | None = None,

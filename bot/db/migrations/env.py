@@ -8,11 +8,19 @@ from bot.db.engine import make_engine
 from bot.db.models import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
-if not url:
+
+
+def _database_url() -> str:
+    """The caller's URL (`bot.db.migrate`), else the one in settings (read only then)."""
+    configured = config.get_main_option("sqlalchemy.url")
+    if configured:
+        return configured
     from bot.core.settings import load_settings
 
-    url = load_settings().database_url
+    return load_settings().database_url
+
+
+url = _database_url()
 
 
 def run_migrations_offline() -> None:
