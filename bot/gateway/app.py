@@ -50,7 +50,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         app[HTTP], settings.rasa_urls, channel_headers=channel_headers(settings), token=rasa_token(settings)
     )
     app[HUB] = await start_hub(settings.redis_url)
-    app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
+    app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings, app[METRICS])
     yield
     await app[CHAT].close()
     await app[HUB].close()

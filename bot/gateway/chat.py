@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 import weakref
 from collections import Counter
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from bot.conversations.text import TextRejected, clean_text
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.gateway.hub import Hub
+from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable, bot_items
 from bot.gateway.ratelimit import Rule, Rules, make_limiter
 from bot.handoff import tickets
@@ -120,8 +122,11 @@ class ChatService:
     """Owns conversations: input checks, limits (per conversation and per client address, for every transport),
     the case form's identifiers, delivery to Rasa or staff."""
 
-    def __init__(self, db: Database, rasa: RasaClient, hub: Hub, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, rasa: RasaClient, hub: Hub, settings: Settings, metrics: Metrics | None = None
+    ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.rasa = rasa
         self.hub = hub
         self.settings = settings
@@ -284,7 +289,10 @@ class ChatService:
     ) -> Accepted:
         started = await asyncio.to_thread(lookup.begin_check, self.db, self.hasher, check, passport, limits=self.limits)
         try:
-            _, message = await asyncio.to_thread(self._finish_verification, conversation.id, started, shown, client_id)
+            result, message = await asyncio.to_thread(
+                self._finish_verification, conversation.id, started, shown, client_id
+            )
+            self.metrics.case_lookup(result.outcome, locked_now=isinstance(started, lookup.PendingCheck))
         except IntegrityError:
             # the same client id was stored meanwhile (a resend raced this one): that message is the answer
             earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation.id, client_id or "")
@@ -484,12 +492,14 @@ class ChatService:
         await self.hub.publish(conversation.id, {"type": "typing", "role": "bot", "active": True})
         may_have_reached = not first_attempt or message.seq in self._attempted or not self._stored_here(message)
         self._attempted.add(message.seq)
+        sent_at = time.perf_counter()
         try:
             replies = await self.rasa.send(
                 conversation.id, text, metadata, seq=message.seq, may_have_reached=may_have_reached
             )
         except RasaUnavailable as exc:
             log.warning("rasa unavailable for %s: %s", conversation.id[:8], exc)
+            self.metrics.bot_error(exc)
             await self.hub.publish(conversation.id, {"type": "typing", "role": "bot", "active": False})
             if first_attempt:
                 language = (
@@ -500,6 +510,7 @@ class ChatService:
                     {"type": "notice", "code": "bot_unavailable", "text": UNAVAILABLE[language], "seq": message.seq},
                 )
             return False
+        self.metrics.turn(bot_items(replies), time.perf_counter() - sent_at)
         await self._reply(conversation.id, message.seq, bot_items(replies))
         self._attempted.discard(message.seq)
         return True
@@ -566,6 +577,10 @@ class ChatService:
             else:
                 blocked.add(conversation_id)
         return delivered
+
+    @property
+    def pending_deliveries(self) -> int:
+        return len(self._tasks)
 
     async def limit_gauges(self) -> dict[str, float]:
         """For /metrics: inputs this gateway refused per limit since start, and case lookups of the last hour that
