@@ -16,6 +16,7 @@ from actions.common import database, language_of
 from bot.cases import checks, texts
 from bot.cases.identifiers import NumberKeyer, candidate_number
 from bot.cases.lookup import active_verification, lock_state, status_for_token
+from bot.core import payload
 from bot.guide import answers
 from bot.guide.loader import default_guide
 
@@ -32,7 +33,7 @@ class ActionAskApplicationNumber(Action):
         buttons = [answers.section_button(other_ways, lang, texts.other_ways_title(lang))] if other_ways else []
         dispatcher.utter_message(text=texts.ask_number(lang), buttons=buttons)
         dispatcher.utter_message(
-            json_message={"type": "form_question", "form": "case_status", "slot": "application_number", "lang": lang}
+            json_message=payload.form_question("case_status", "application_number", lang)
         )
         return []
 
@@ -90,7 +91,7 @@ class ActionRequestVerification(Action):
         locked = lock_state(db, entry)
         if locked is not None:
             dispatcher.utter_message(text=texts.locked(lang, locked), buttons=[texts.handoff_button(lang)])
-            dispatcher.utter_message(json_message={"type": "verify_locked", "until": locked.isoformat(), "lang": lang})
+            dispatcher.utter_message(json_message=payload.verify_locked(locked.isoformat(), lang))
             return [SlotSet("application_number", None)]
         dispatcher.utter_message(text=texts.ask_passport(lang))
         dispatcher.utter_message(json_message=texts.verify_request(entry, lang))

@@ -57,14 +57,14 @@ def reply_for(text: str) -> list[dict[str, Any]]:
 async def test_a_turn_moves_its_outcome_counter_and_the_latency_histogram(gateway, rasa) -> None:
     rasa.reply = reply_for
     before = await scrape(gateway)
-    assert turns(before, "answer") == 0 and before[("etown_turn_seconds_count", ())] == 0
+    assert turns(before, "answered") == 0 and before[("etown_turn_seconds_count", ())] == 0
     client = ChatClient(await gateway.ws_connect("/ws"))
     await client.hello()
     for n, text in enumerate(["fees?", "which one?", "weather?", "hi", "fees?"]):
         await client.send({"type": "message", "id": f"m{n}", "text": text})
         await client.next("typing", active=False)
     after = await scrape(gateway)
-    assert [turns(after, o) for o in ("answer", "choice", "not_covered", "handoff", "other")] == [2, 1, 1, 0, 1]
+    assert [turns(after, o) for o in ("answered", "choice", "not_covered", "handoff", "other")] == [2, 1, 1, 0, 1]
     assert after[("etown_turn_seconds_count", ())] == 5
     assert after[("etown_turn_seconds_sum", ())] > 0
     assert after[("etown_queue_length", ())] == 0

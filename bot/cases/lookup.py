@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from bot.cases.checks import CheckView
 from bot.cases.identifiers import PassportHasher, mask_number
 from bot.cases.stages import Procedures, default_procedures
+from bot.core import payload
 from bot.core.workdays import WorkCalendar, default_calendar, shanghai_date
 from bot.db import Database
 from bot.db.models import Case, CaseEvent, CaseVerification, LookupAttempt, MissingMaterial, utcnow
@@ -85,7 +86,7 @@ class CaseStatus:
     def payload(self, lang: str) -> dict[str, Any]:
         """The `case_status` payload of DESIGN.md."""
         return {
-            "type": "case_status",
+            "type": payload.CASE_STATUS,
             "case": self.case,
             "procedure": self.procedure,
             "stage": self.stage,

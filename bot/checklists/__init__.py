@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.core import payload
 from bot.guide.loader import KNOWLEDGE_DIR, read_knowledge_yaml
 from bot.guide.models import LANGS, Localized
 
@@ -225,7 +226,7 @@ def build(procedure: str, answers: Answers, lang: str, public_url: str = "") -> 
             }
         )
     return {
-        "type": "checklist",
+        "type": payload.CHECKLIST,
         "procedure": checklist.procedure,
         "title": checklist.title.get(lang),
         "category": answers.category,

@@ -45,13 +45,13 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 CHECKLIST_ITEM_FIELDS = ("id", "name", "note", "common_mistakes")
 
-# -- turn outcomes, as counted on /metrics --------------------------------------------------------------------------
-ANSWER = "answer"
+# -- turn outcomes: /metrics and the insights report count turns by the same rule -------------------------------------
+ANSWERED = "answered"
 CHOICE = "choice"
 NOT_COVERED = "not_covered"
-OTHER = "other"  # small talk, a greeting, a form step: a turn that carries no result
-OUTCOMES = (ANSWER, CHOICE, NOT_COVERED, HANDOFF, OTHER)
-_ANSWERS = frozenset({GUIDE_ANSWER, CHECKLIST, CASE_STATUS})
+OTHER = "other"  # small talk, a greeting, a form step, a checklist or case status: no guide answer or choice
+OUTCOMES = (ANSWERED, CHOICE, NOT_COVERED, HANDOFF, OTHER)
+NOT_ANSWERED_REASONS = (REASON_NOT_COVERED, REASON_REPHRASE)
 
 
 def kind(custom: object) -> str | None:
@@ -85,18 +85,17 @@ def validate(custom: Mapping[str, Any]) -> list[str]:
 
 
 def turn_outcome(customs: Iterable[Mapping[str, Any]]) -> str:
-    """What one bot turn amounted to, read from the payloads the bot sent (the gateway interprets no text):
-    a handoff wins, then an answer (guide, checklist, case), then a choice offered, then "not covered"."""
-    kinds = [(kind(c), c) for c in customs]
-    if any(name == HANDOFF for name, _ in kinds):
+    """What one bot turn amounted to, read from the custom payloads the bot sent (the gateway interprets no text):
+    a handoff wins; otherwise the first guide answer or choice decides ("not covered" is a choice with nothing to
+    choose but a person); anything else is "other"."""
+    customs = list(customs)
+    if any(kind(c) == HANDOFF for c in customs):
         return HANDOFF
-    if any(name in _ANSWERS for name, _ in kinds):
-        return ANSWER
-    clarifies = [c for name, c in kinds if name == CLARIFY]
-    if any(c.get("reason") in (REASON_NOT_COVERED, REASON_REPHRASE) for c in clarifies):
-        return NOT_COVERED
-    if clarifies:
-        return CHOICE
+    for custom in customs:
+        if kind(custom) == GUIDE_ANSWER:
+            return ANSWERED
+        if kind(custom) == CLARIFY:
+            return NOT_COVERED if custom.get("reason") in NOT_ANSWERED_REASONS else CHOICE
     return OTHER
 
 

@@ -34,6 +34,7 @@ from bot.cases.identifiers import (
 from bot.conversations import store
 from bot.conversations.store import ConversationInfo, StoredMessage
 from bot.conversations.text import TextRejected, clean_text
+from bot.core import payload as contract
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.gateway.hub import Hub
@@ -533,14 +534,14 @@ class ChatService:
     async def _after_bot_reply(self, conversation_id: str, items: list[tuple[str, dict[str, Any] | None]]) -> None:
         """Act on what the bot just said: a passport check to expect (the gateway does it), a handoff to announce."""
         for _, payload in items:
-            custom = (payload or {}).get("custom") or {}
-            if custom.get("type") == "form_question" and custom.get("slot") == "application_number":
+            custom = contract.custom_of(payload)
+            if custom.get("type") == contract.FORM_QUESTION and custom.get("slot") == "application_number":
                 await asyncio.to_thread(checks.expect_number, self.db, conversation_id)
-            elif custom.get("type") == "verify_request" and checks.is_ref(custom.get("ref")):
+            elif custom.get("type") == contract.VERIFY_REQUEST and checks.is_ref(custom.get("ref")):
                 await asyncio.to_thread(checks.expect_passport, self.db, conversation_id, custom["ref"])
-            elif custom.get("type") in ("verify_locked", "case_status"):
+            elif custom.get("type") in (contract.VERIFY_LOCKED, contract.CASE_STATUS):
                 await asyncio.to_thread(checks.finish, self.db, conversation_id)
-            elif custom.get("type") == "handoff":
+            elif custom.get("type") == contract.HANDOFF:
                 await self.hub.publish(conversation_id, {"type": "state", "state": "queued"})
                 await self.hub.publish(STAFF_TOPIC, {"type": "ticket_new", "ticket": custom.get("ticket")})
                 await self.publish_queue()
@@ -558,12 +559,12 @@ class ChatService:
         current = conversation.language_choice or conversation.language or detect_language(message.text) or "en"
         if wanted in ("auto", "自动"):
             await self.set_language_choice(conversation.id, None)
-            return [(LANGUAGE_AUTO[current], {"custom": {"type": "language", "lang": None}})]
+            return [(LANGUAGE_AUTO[current], {"custom": contract.language(None)})]
         language = normalize_language(wanted)
         if language is None:
             return [(LANGUAGE_HELP[current], None)]
         await self.set_language_choice(conversation.id, language)
-        return [(LANGUAGE_SET[language], {"custom": {"type": "language", "lang": language}})]
+        return [(LANGUAGE_SET[language], {"custom": contract.language(language)})]
 
     async def retry_undelivered(self) -> int:
         """Deliver what is still waiting (oldest first); stops at a conversation's first failure."""

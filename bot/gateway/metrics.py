@@ -26,7 +26,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.turns = Counter(
             "etown_turns",
-            "Bot turns by outcome (answer, choice, not_covered, handoff, other)",
+            "Bot turns by outcome (answered, choice, not_covered, handoff, other)",
             ["outcome"],
             registry=self.registry,
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import checklists
+from bot.core import payload
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection
 from bot.guide.situation import needs_person
@@ -251,7 +252,7 @@ def answer(
         parts.append(note)
     url = source_url(section)
     custom = {
-        "type": "guide_answer",
+        "type": payload.GUIDE_ANSWER,
         "section": section.id,
         "topic": section.topic,
         "lang": lang,
@@ -305,14 +306,14 @@ def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person:
         options.append(handoff_button(lang))
     return Reply(
         text=TEXTS["clarify"][lang],
-        custom={"type": "clarify", "lang": lang, "options": options},
+        custom=payload.clarify(lang, options),
         buttons=options,
     )
 
 
 def rephrase(lang: str) -> Reply:
     return Reply(
-        text=TEXTS["rephrase"][lang], custom={"type": "clarify", "lang": lang, "options": [], "reason": "rephrase"}
+        text=TEXTS["rephrase"][lang], custom=payload.clarify(lang, [], reason=payload.REASON_REPHRASE)
     )
 
 
@@ -320,7 +321,7 @@ def not_covered(lang: str) -> Reply:
     options = [handoff_button(lang)]
     return Reply(
         text=TEXTS["not_covered"][lang],
-        custom={"type": "clarify", "lang": lang, "options": options, "reason": "not_covered"},
+        custom=payload.clarify(lang, options, reason=payload.REASON_NOT_COVERED),
         buttons=options,
     )
 
