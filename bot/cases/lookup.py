@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,11 +26,11 @@ from bot.cases.checks import CheckView
 from bot.cases.identifiers import PassportHasher, mask_number
 from bot.cases.stages import Procedures, default_procedures
 from bot.core import payload
+from bot.core.clock import Clock
 from bot.core.workdays import WorkCalendar, default_calendar, shanghai_date
 from bot.db import Database
 from bot.db.models import Case, CaseEvent, CaseVerification, LookupAttempt, MissingMaterial, utcnow
 
-Clock = Callable[[], datetime]
 FAILURES = ("mismatch", "not_found", "pending")
 REFUSED = ("locked", "wait")
 

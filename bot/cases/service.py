@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.cases.identifiers import FormatError, PassportHasher, normalize_application_number, normalize_passport
 from bot.cases.stages import InvalidTransition, Procedures, default_procedures
+from bot.core.clock import Clock
 from bot.core.errors import ServiceError
 from bot.db import Database
 from bot.db.models import CATEGORIES, Case, CaseEvent, Employer, MissingMaterial, utcnow
 
-Clock = Callable[[], datetime]
 MAX_TEXT = {"applicant_name": 200, "nationality": 100, "employer_name": 300, "employer_credit_code": 32}
 
 

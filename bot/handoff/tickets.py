@@ -7,10 +7,11 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
+from bot.core.clock import Clock
 from bot.core.errors import ServiceError
 from bot.db import Database
 from bot.db.models import (
@@ -25,7 +26,6 @@ from bot.db.models import (
     utcnow,
 )
 
-Clock = Callable[[], datetime]
 DEFAULT_HANDLING_S = 300
 OPEN_STATUSES = ("queued", "assigned")
 MAX_REPLY = 4000
