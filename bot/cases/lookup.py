@@ -82,6 +82,8 @@ class CaseStatus:
     missing: list[str] = field(default_factory=list)
     next_action: dict[str, str] = field(default_factory=dict)
     due_rule: dict[str, str] | None = None  # which rule the due date uses (knowledge/procedures.yml)
+    steps: tuple[str, ...] = ()  # the procedure's progress path (knowledge/procedures.yml flows)
+    step: int | None = None  # where the case is on it
 
     def payload(self, lang: str) -> dict[str, Any]:
         """The `case_status` payload of DESIGN.md."""
@@ -98,6 +100,8 @@ class CaseStatus:
             "on_time": self.on_time,
             "missing": list(self.missing),
             "next": self.next_action.get(lang, ""),
+            "steps": list(self.steps),
+            "step": self.step,
             "lang": lang,
         }
 
@@ -319,4 +323,6 @@ def status_for_token(
         missing=missing if stage == "materials_requested" else [],
         next_action={"en": next_step.en, "zh": next_step.zh} if next_step else {},
         due_rule={"en": due.rule.en, "zh": due.rule.zh} if due and due.rule else None,
+        steps=procedures.progress(procedure),
+        step=procedures.progress_step(procedure, stage),
     )

@@ -175,11 +175,6 @@ def record_replies(
         return [_stored(row) for row in rows]
 
 
-def mark_delivered(db: Database, message_seq: int) -> None:
-    with db.transaction() as session:
-        session.execute(sa.update(Message).where(Message.id == message_seq).values(delivered_at=utcnow()))
-
-
 def is_delivered(db: Database, message_seq: int) -> bool:
     return pending_delivery(db, "", message_seq)[0]
 

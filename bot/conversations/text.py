@@ -4,7 +4,6 @@ invisible control characters); it is always rendered as text, never as HTML, whe
 from __future__ import annotations
 
 import re
-import unicodedata
 
 # C0/C1 controls (except tab and newline) and the explicit bidi embeddings/overrides/isolates, which can make
 # text display differently from what it is ("Trojan source"); plain direction marks (U+200E/F) are harmless.
@@ -29,8 +28,3 @@ def clean_text(raw: object, max_chars: int) -> str:
     if len(text) > max_chars:
         raise TextRejected("too_long", f"The message is too long ({len(text)} characters; the limit is {max_chars}).")
     return text
-
-
-def has_words(text: str) -> bool:
-    """False for messages made only of emoji, punctuation, symbols or spaces."""
-    return any(unicodedata.category(ch)[0] in "LN" for ch in text)

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot.cases.stages import default_procedures
+
 Base = declarative_base()
 
 CONVERSATION_STATES = ("bot", "queued", "assigned", "resolved")
@@ -89,19 +91,9 @@ class Message(Base):
 
 
 # -- cases ------------------------------------------------------------------------------------------------------
-# Mirrors knowledge/procedures.yml (tests/test_cases.py keeps them equal); the schema refuses anything else.
-STAGES = (
-    "submitted",
-    "preliminary_review",
-    "materials_requested",
-    "accepted",
-    "under_review",
-    "approved",
-    "not_approved",
-    "card_ready",
-    "collected",
-    "cancelled",
-)
+# The stages are knowledge/procedures.yml's, in its order; the schema refuses anything else (a new stage needs a
+# migration too: tests/test_migrations.py compares the migrated schema with these models).
+STAGES = tuple(default_procedures().stage_labels)
 PROCEDURES = (
     "notification_letter",
     "work_permit_after_entry",

@@ -315,10 +315,10 @@ class Baseline:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        from bot.processes.supervisor import _healthy
+        from bot.processes.supervisor import url_healthy
 
         deadline = time.monotonic() + 180
-        while not _healthy(self.url + "/webhooks/rest/"):
+        while not url_healthy(self.url + "/webhooks/rest/"):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"baseline rasa did not start; see {self.log.name}")
             time.sleep(0.5)

@@ -12,7 +12,7 @@ from bot.core.workdays import shanghai_date
 from bot.db.models import utcnow
 from bot.gateway.keys import DB
 from bot.gateway.rendering import TEMPLATES
-from bot.gateway.staff import _session
+from bot.gateway.staff import staff_session
 from bot.insights import feedback
 from bot.insights import period as periods
 from bot.insights.csvout import to_csv
@@ -23,7 +23,7 @@ routes = web.RouteTableDef()
 
 
 async def _logged_in(request: web.Request, page: bool) -> None:
-    if await _session(request) is None:
+    if await staff_session(request) is None:
         if page:
             raise web.HTTPFound("/staff/login")
         raise web.HTTPUnauthorized(text="please log in")
