@@ -238,6 +238,10 @@ def test_secure_verification_form_never_shows_the_passport(stack, browser) -> No
     chat.click("form.verify button.primary")
     chat.wait_for_selector(".card.case")
     assert "Preliminary" in chat.locator(".card.case").inner_text()
+    # The progress bar is the procedure's path from the payload: one step done, the preliminary review now.
+    assert chat.locator(".card.case .steps span").count() == 7
+    assert chat.locator(".card.case .steps span.done").count() == 1
+    assert chat.locator(".card.case .steps span.now").count() == 1
     assert "P70170170" not in chat.locator("section.panel").inner_text()
     assert "P70170170" not in chat.evaluate("JSON.stringify(localStorage)")
     assert "P70170170" not in page.evaluate("JSON.stringify(localStorage)")
