@@ -12,10 +12,12 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import database, language_of
+from actions import common
+from actions.common import database, language_of, settings
 from bot.cases import checks, texts
 from bot.cases.identifiers import NumberKeyer, candidate_number
 from bot.cases.lookup import active_verification, lock_state, status_for_token
+from bot.core import payload
 from bot.guide import answers
 from bot.guide.loader import default_guide
 
@@ -31,18 +33,14 @@ class ActionAskApplicationNumber(Action):
         other_ways = default_guide().section("check_status")
         buttons = [answers.section_button(other_ways, lang, texts.other_ways_title(lang))] if other_ways else []
         dispatcher.utter_message(text=texts.ask_number(lang), buttons=buttons)
-        dispatcher.utter_message(
-            json_message={"type": "form_question", "form": "case_status", "slot": "application_number", "lang": lang}
-        )
+        dispatcher.utter_message(json_message=payload.form_question("case_status", "application_number", lang))
         return []
 
 
 @lru_cache(maxsize=1)
 def keyer() -> NumberKeyer:
     """Keys numbers as the gateway does (the same SECRET_KEY), so both sides match the same form row."""
-    from bot.core.settings import load_settings
-
-    return NumberKeyer(load_settings().secret_key)
+    return NumberKeyer(settings().secret_key)
 
 
 class ValidateCaseStatusForm(FormValidationAction):
@@ -84,13 +82,13 @@ class ActionRequestVerification(Action):
         entry = checks.entry(db, tracker.sender_id, ref) if checks.is_ref(ref) else None
         if entry is None or not entry.valid:
             return [SlotSet("application_number", None)]
-        token = active_verification(db, entry)
+        token = active_verification(db, entry, clock=common.CLOCK)
         if token:
             return await ActionCaseStatus().show(dispatcher, tracker, token)
-        locked = lock_state(db, entry)
+        locked = lock_state(db, entry, clock=common.CLOCK)
         if locked is not None:
             dispatcher.utter_message(text=texts.locked(lang, locked), buttons=[texts.handoff_button(lang)])
-            dispatcher.utter_message(json_message={"type": "verify_locked", "until": locked.isoformat(), "lang": lang})
+            dispatcher.utter_message(json_message=payload.verify_locked(locked.isoformat(), lang))
             return [SlotSet("application_number", None)]
         dispatcher.utter_message(text=texts.ask_passport(lang))
         dispatcher.utter_message(json_message=texts.verify_request(entry, lang))
@@ -108,7 +106,7 @@ class ActionCaseStatus(Action):
 
     async def show(self, dispatcher: CollectingDispatcher, tracker: Tracker, token: str | None) -> list[EventType]:
         lang = language_of(tracker)
-        status = status_for_token(database(), token or "", tracker.sender_id)
+        status = status_for_token(database(), token or "", tracker.sender_id, clock=common.CLOCK)
         if status is None:
             dispatcher.utter_message(text=texts.expired(lang))
             return [SlotSet("application_number", None)]

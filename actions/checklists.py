@@ -10,9 +10,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import language_of
+from actions.common import language_of, settings
 from bot import checklists
-from bot.core.settings import load_settings
 from bot.guide import answers
 from bot.guide.loader import default_guide
 from bot.texts import t
@@ -147,7 +146,7 @@ class ActionSendChecklist(Action):
             location=location,
             situations=tuple(tracker.get_slot("checklist_situations") or ()),
         )
-        payload = checklists.build(procedure, given, lang, load_settings().public_url)
+        payload = checklists.build(procedure, given, lang, settings().public_url)
         dispatcher.utter_message(text=checklists.as_text(payload))
         dispatcher.utter_message(json_message=payload)
         section = default_guide().section(payload.get("section") or "")

@@ -1,12 +1,16 @@
-"""Helpers every action uses: the conversation language and sending a `Reply` from `bot/`."""
+"""What every action uses: the conversation language, sending a `Reply` from `bot/`, and the action server's
+process-wide resources (settings and database, made once) and its clock (real time; tests set a fixed one)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.core.clock import Clock, beijing_today, system_clock
+from bot.core.settings import Settings, load_settings
 from bot.db import Database
 from bot.guide.answers import Reply
 from bot.nlu.language import reply_language
@@ -24,9 +28,26 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     dispatcher.utter_message(json_message=reply.custom)
 
 
+# The action server's clock: actions are made by rasa_sdk without arguments, so it is set here (tests: FixedClock).
+CLOCK: Clock = system_clock
+
+
+def now() -> datetime:
+    return CLOCK()
+
+
+def today() -> date:
+    """The applicant's today (a Beijing date) by the action server's clock."""
+    return beijing_today(CLOCK)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Read the environment once per action-server process (reading it may create the secret-key file)."""
+    return load_settings()
+
+
 @lru_cache(maxsize=1)
 def database() -> Database:
     """One engine per action-server process, from settings."""
-    from bot.core.settings import load_settings
-
-    return Database(load_settings().database_url)
+    return Database(settings().database_url)

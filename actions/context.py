@@ -7,34 +7,18 @@ wrong."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import language_of, send
+from actions.common import language_of, send, settings, today
 from bot.context import answer, state
-from bot.core.settings import load_settings
-from bot.core.workdays import shanghai_date
 from bot.deadlines.rules import default_rules
 from bot.guide.answers import Reply
 from bot.guide.loader import default_guide
 from bot.guide.models import GuideSection
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-# The action server's clock; tests replace it with a fixed one.
-CLOCK: Callable[[], datetime] = _utc_now
-
-
-def today() -> date:
-    """The applicant's today: dates are Beijing dates."""
-    return shanghai_date(CLOCK())
 
 
 def _slot_events(context: state.Context) -> list[EventType]:
@@ -54,7 +38,7 @@ def after_guide_answer(
     heard = _heard(tracker, section.procedure or before.procedure)
     context = state.after_answer(before, heard, section.procedure)
     carried = context.procedure != before.procedure
-    reply = answer.with_deadlines(reply, heard, context, today(), lang, load_settings().public_url, carried)
+    reply = answer.with_deadlines(reply, heard, context, today(), lang, settings().public_url, carried)
     if "deadlines" in reply.custom:
         reply = answer.with_assumptions(reply, default_guide(), context, lang)
     return reply, _slot_events(context)
@@ -100,9 +84,9 @@ class ActionFollowUp(Action):
         # The aspect carries over only while the answers are lists of materials ("what about category A?" then
         # gets category A's list); a section answer ends it.
         context = state.replace(context, aspect="materials" if goal.checklist else None)
-        reply = answer.render(guide, context, goal, lang, load_settings().public_url)
+        reply = answer.render(guide, context, goal, lang, settings().public_url)
         carried = context.procedure != before.procedure
-        reply = answer.with_deadlines(reply, heard, context, today(), lang, load_settings().public_url, carried)
+        reply = answer.with_deadlines(reply, heard, context, today(), lang, settings().public_url, carried)
         send(dispatcher, answer.with_assumptions(reply, guide, context, lang))
         last = [SlotSet("last_section", goal.section)] if goal.section else []
         return [SlotSet("fallback_count", 0), *last, *_slot_events(context)]

@@ -37,10 +37,7 @@ async def answer_guide_question(
     # In a conversation about a procedure, a follow-up the context can place wins over an answer the ranking is not
     # sure of (a first message has no context to follow: the ranking's answer stands).
     defer = (
-        chosen is None
-        and follows_a_procedure(tracker)
-        and not answers.is_sure(latest)
-        and context_can_answer(tracker)
+        chosen is None and follows_a_procedure(tracker) and not answers.is_sure(latest) and context_can_answer(tracker)
     )
     if decision.kind == "answer" and not defer:
         section = guide.sections[decision.sections[0]]

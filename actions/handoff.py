@@ -10,9 +10,8 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import database, language_of
-from bot.core.settings import load_settings
-from bot.db.models import utcnow
+from actions import common
+from actions.common import database, language_of, now, settings
 from bot.guide.loader import default_guide
 from bot.handoff import texts, tickets, webhook
 from bot.handoff.office_hours import OfficeHours
@@ -44,14 +43,15 @@ def _open(
     lang = language_of(tracker)
     db = database()
     try:
-        ticket, created = tickets.open_ticket(db, tracker.sender_id, reason, lang, _topic(tracker), office_open)
+        ticket, created = tickets.open_ticket(
+            db, tracker.sender_id, reason, lang, _topic(tracker), office_open, clock=common.CLOCK
+        )
     except tickets.TicketError:
         # Only conversations that came through the gateway (website widget) can be handed over.
         dispatcher.utter_message(text=texts.no_channel(lang))
         return None
-    settings = load_settings()
-    if created and settings.staff_webhook_url:
-        webhook.enqueue(db, ticket, settings.public_url)
+    if created and settings().staff_webhook_url:
+        webhook.enqueue(db, ticket, settings().public_url)
     return ticket
 
 
@@ -61,10 +61,10 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        now = utcnow()
-        hours = OfficeHours.parse(load_settings().office_hours)
-        if not hours.is_open(now):
-            next_open = hours.next_open(now)
+        moment = now()
+        hours = OfficeHours.parse(settings().office_hours)
+        if not hours.is_open(moment):
+            next_open = hours.next_open(moment)
             dispatcher.utter_message(text=texts.closed(lang, next_open))
             return [SlotSet("handoff_reason", _reason(tracker)), FollowupAction("offline_contact_form")]
         ticket = _open(dispatcher, tracker, _reason(tracker), office_open=True)
@@ -110,14 +110,14 @@ class ActionOfflineSubmit(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
         reset = [SlotSet("offline_question", None), SlotSet("contact", None), SlotSet("handoff_reason", None)]
-        now = utcnow()
+        moment = now()
         ticket = _open(dispatcher, tracker, _reason(tracker), office_open=False)
         if ticket is None:
             return reset
         tickets.set_contact(
             database(), ticket.id, tracker.get_slot("contact") or "", tracker.get_slot("offline_question")
         )
-        next_open: datetime = OfficeHours.parse(load_settings().office_hours).next_open(now)
+        next_open: datetime = OfficeHours.parse(settings().office_hours).next_open(moment)
         dispatcher.utter_message(text=texts.message_left(lang, next_open))
         dispatcher.utter_message(json_message=texts.handoff_payload(ticket.id, None, None, False, next_open, lang))
         return [*reset, ConversationPaused()]

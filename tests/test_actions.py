@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -9,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guide import ActionAnswerGuide, ActionFallback
+from bot.core.clock import FixedClock
 from bot.guide.loader import load_guide
 
 
@@ -89,8 +91,14 @@ def handoff_tracker(sender: str, slots: dict[str, Any] | None = None, intent: st
     return Tracker(sender, {"language": "en", **(slots or {})}, parse, [], False, None, {}, "action_listen")
 
 
-def action_database(tmp_path, monkeypatch, office_hours: str):  # type: ignore[no-untyped-def]
-    """The action server's database and settings, pointed at a throwaway SQLite file."""
+# Office hours as configured by default (Beijing time), and two moments the action tests run at.
+OFFICE_HOURS = "workdays 09:00-12:00,13:30-17:00"
+TUESDAY_10_BEIJING = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+SUNDAY_10_BEIJING = datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc)
+
+
+def action_database(tmp_path, monkeypatch, at: datetime = TUESDAY_10_BEIJING):  # type: ignore[no-untyped-def]
+    """The action server's database and settings, pointed at a throwaway SQLite file, and its clock fixed."""
     from actions import common
     from bot.db import Database
     from bot.db.migrate import upgrade
@@ -99,7 +107,9 @@ def action_database(tmp_path, monkeypatch, office_hours: str):  # type: ignore[n
     upgrade(url)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("OFFICE_HOURS", office_hours)
+    monkeypatch.setenv("OFFICE_HOURS", OFFICE_HOURS)
+    monkeypatch.setattr(common, "CLOCK", FixedClock(at))
+    common.settings.cache_clear()
     common.database.cache_clear()
     return Database(url)
 
@@ -109,8 +119,9 @@ async def test_handoff_in_office_hours_opens_a_ticket_and_pauses(tmp_path, monke
 
     from actions.handoff import ActionHandoff
     from bot.conversations import store
+    from bot.handoff import tickets
 
-    db = action_database(tmp_path, monkeypatch, "always")
+    db = action_database(tmp_path, monkeypatch, TUESDAY_10_BEIJING)
     conversation = store.open_conversation(db, None)
     messages, events = await run(ActionHandoff(), handoff_tracker(conversation.id))
     handoff = messages[1]["custom"]
@@ -118,6 +129,8 @@ async def test_handoff_in_office_hours_opens_a_ticket_and_pauses(tmp_path, monke
     assert {"ticket", "queue_position", "estimated_wait_s", "office_open", "next_open"} <= set(handoff)
     assert ConversationPaused() in events
     assert store.get_conversation(db, conversation.id).state == "queued"
+    (view,) = tickets.list_tickets(db, clock=FixedClock(TUESDAY_10_BEIJING))
+    assert view.office_open and view.waiting_s == 0  # opened at the action server's (fixed) now
 
 
 async def test_out_of_hours_the_bot_takes_a_message_and_a_valid_contact(tmp_path, monkeypatch) -> None:
@@ -127,7 +140,7 @@ async def test_out_of_hours_the_bot_takes_a_message_and_a_valid_contact(tmp_path
     from bot.conversations import store
     from bot.handoff import tickets
 
-    db = action_database(tmp_path, monkeypatch, "mon 00:00-00:01")
+    db = action_database(tmp_path, monkeypatch, SUNDAY_10_BEIJING)
     conversation = store.open_conversation(db, None)
     messages, events = await run(ActionHandoff(), handoff_tracker(conversation.id))
     assert "not in right now" in messages[0]["text"] and FollowupAction("offline_contact_form") in events
@@ -142,7 +155,8 @@ async def test_out_of_hours_the_bot_takes_a_message_and_a_valid_contact(tmp_path
     }
     slots = {"offline_question": "Can my spouse work?", "contact": "li@example.com", "handoff_reason": "asked"}
     messages, _ = await run(ActionOfflineSubmit(), handoff_tracker(conversation.id, slots))
-    assert messages[1]["custom"]["office_open"] is False and messages[1]["custom"]["next_open"]
+    assert messages[1]["custom"]["office_open"] is False
+    assert messages[1]["custom"]["next_open"] == "2026-12-07T09:00:00+08:00"  # Monday morning, Beijing time
     (view,) = tickets.list_tickets(db)
     assert view.contact == "li@example.com" and "Can my spouse work?" in view.summary and not view.office_open
 
@@ -174,7 +188,7 @@ async def test_the_case_form_keeps_only_the_gateways_reference_to_the_number(tmp
     from bot.cases.checks import entry
     from bot.conversations import store
 
-    db = action_database(tmp_path, monkeypatch, "always")
+    db = action_database(tmp_path, monkeypatch)
     keyer.cache_clear()
     conversation = store.open_conversation(db, None).id
     validator = ValidateCaseStatusForm()
@@ -201,3 +215,13 @@ async def test_the_case_form_keeps_only_the_gateways_reference_to_the_number(tmp
     other = store.open_conversation(db, None).id  # a reference of another conversation is worth nothing
     stolen = await validator.validate_application_number(ref, dispatcher, case_tracker(other), {})
     assert stolen["application_number"] is None
+
+
+def test_the_action_server_reads_its_settings_once(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from actions import common
+
+    action_database(tmp_path, monkeypatch)
+    first = common.settings()
+    monkeypatch.setenv("PUBLIC_URL", "https://elsewhere.example")
+    assert common.settings() is first and first.public_url != "https://elsewhere.example"
+    assert common.now() == TUESDAY_10_BEIJING and str(common.today()) == "2026-12-01"

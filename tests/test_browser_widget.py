@@ -17,6 +17,7 @@ from typing import Any, Callable
 import aiohttp
 import pytest
 
+from bot.core import payload
 from bot.db import Database
 from bot.handoff import staff_accounts
 from bot.processes.supervisor import STARTUP_TIMEOUT_S
@@ -237,6 +238,10 @@ def test_secure_verification_form_never_shows_the_passport(stack, browser) -> No
     chat.click("form.verify button.primary")
     chat.wait_for_selector(".card.case")
     assert "Preliminary" in chat.locator(".card.case").inner_text()
+    # The progress bar is the procedure's path from the payload: one step done, the preliminary review now.
+    assert chat.locator(".card.case .steps span").count() == 7
+    assert chat.locator(".card.case .steps span.done").count() == 1
+    assert chat.locator(".card.case .steps span.now").count() == 1
     assert "P70170170" not in chat.locator("section.panel").inner_text()
     assert "P70170170" not in chat.evaluate("JSON.stringify(localStorage)")
     assert "P70170170" not in page.evaluate("JSON.stringify(localStorage)")
@@ -497,7 +502,7 @@ def test_a_long_rasa_outage_keeps_the_browser_connected_and_answers_once(stack, 
     )
     ask(chat, "hello")  # a later turn: a second answer to the question would have come before its reply
     sent = [f["custom"] for f in frames if f["type"] == "message" and (f.get("custom") or {}).get("type")]
-    assert [c["section"] for c in sent if c["type"] == "guide_answer"] == ["fees"]  # on the wire, once
+    assert [c["section"] for c in sent if c["type"] == payload.GUIDE_ANSWER] == ["fees"]  # on the wire, once
     assert fees_answers(chat) == 1
     assert len(sockets) == 1 and not socket.is_closed()
     page.reload()

@@ -432,3 +432,14 @@ def test_in_the_form_every_identifier_is_masked() -> None:
     masked, found = mask_identifiers("it is WP2026000104, passport e 1234 5678, room 12")
     assert masked == "it is ••••••••••04, passport •••••••78, room 12"
     assert found == ["WP2026000104", "E12345678"]
+
+
+def test_the_progress_path_comes_from_the_procedure_flow() -> None:
+    procedures = default_procedures()
+    standard = ("submitted", "preliminary_review", "accepted", "under_review", "approved", "card_ready", "collected")
+    assert procedures.progress("extension") == standard
+    assert procedures.progress("cancellation") == ("submitted", "preliminary_review", "accepted", "cancelled")
+    assert procedures.progress_step("extension", "materials_requested") == 1  # back to the preliminary review
+    assert procedures.progress_step("extension", "not_approved") is None
+    assert procedures.progress_step("extension", "collected") == 6
+    assert tuple(procedures.stage_labels) == STAGES  # the schema's stages are the knowledge folder's

@@ -66,3 +66,16 @@ def test_both_languages_list_the_same_items() -> None:
 def test_bad_print_parameters_are_refused(query: dict[str, str]) -> None:
     with pytest.raises(checklists.ChecklistError):
         checklists.parse_answers(query)
+
+
+def test_print_page_shows_every_field_as_text() -> None:
+    from bot.gateway.checklist_page import render
+
+    payload = checklists.build("extension", Answers(category="B"), "en")
+    hostile = '<img src=x onerror="alert(1)">'
+    payload["title"] = hostile
+    payload["items"][0] = {**payload["items"][0], "name": hostile, "note": "a & b", "common_mistakes": [hostile]}
+    page = render(payload, "en")
+    assert "<img" not in page and page.count("&lt;img src=x onerror=") == 4  # title twice, name, mistake
+    assert "a &amp; b" in page and "<li class=\"item\">" in page
+    assert page.startswith("<!doctype html>\n<html lang=\"en\">") and page.endswith("</main></body></html>")

@@ -300,7 +300,7 @@ def test_choices_related_buttons_and_handoff_are_read_from_the_reply() -> None:
 
 
 def test_the_ratchet_fails_on_a_drop_and_only_ever_tightens() -> None:
-    from bot.evaluation.run import check_floors, raised
+    from bot.evaluation.floors import check_floors, raised
 
     bounds = {"sets": {"real_voice": {"en": {"correct": 0.5, "clarify_rate": 0.2}}}}
     sizes = {"real_voice": {"en": 100}}

@@ -11,10 +11,11 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-import actions.context as action_context
+from actions import common
 from actions.context import ActionFollowUp, ActionResetContext
 from actions.guide import ActionAnswerGuide
 from bot.context import state
+from bot.core.clock import FixedClock
 from bot.deadlines.service import Mention
 from bot.nlu.entities import EntityRecognizer
 
@@ -55,7 +56,7 @@ class Conversation:
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     # 20 Sep 2026, noon in Beijing: before the Mid-Autumn and National Day holidays.
-    monkeypatch.setattr(action_context, "CLOCK", lambda: datetime(2026, 9, 20, 4, tzinfo=timezone.utc))
+    monkeypatch.setattr(common, "CLOCK", FixedClock(datetime(2026, 9, 20, 4, tzinfo=timezone.utc)))
 
 
 async def test_english_conversation_of_ten_turns_that_changes_topic_twice() -> None:

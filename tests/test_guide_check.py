@@ -17,8 +17,9 @@ from bot.cases.stages import load_procedures
 from bot.cases.texts import status_text
 from bot.checklists import Answers
 from bot.core.workdays import WorkCalendar
-from bot.guide.check import find_research_dir, numbers_in, run_checks
+from bot.guide.check import find_research_dir, run_checks
 from bot.guide.loader import KNOWLEDGE_DIR, read_knowledge_yaml
+from bot.guide.wording import numbers_in
 
 RESEARCH = find_research_dir()
 

@@ -9,6 +9,7 @@ from typing import Iterator
 
 import pytest
 
+from bot import checklists
 from bot.guide import answers, loader
 from bot.guide.reload import GuideReloader
 
@@ -23,6 +24,7 @@ def knowledge(tmp_path: Path) -> Iterator[Path]:
     loader.replace_guide(loader.load_guide(root))
     yield root
     loader.replace_guide(None)  # the project's own guide again for the other tests
+    checklists.replace_catalogue(None)  # and its checklists
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -59,6 +61,27 @@ def test_a_text_edit_goes_live_and_a_broken_one_is_refused(knowledge: Path) -> N
     assert reloader.check_once() == "refused"
     assert "42" in reloader.last_error
     assert "42 offices" not in served_fees_text()
+
+
+def test_checklists_are_read_once_and_follow_a_reload(knowledge: Path) -> None:
+    served = checklists.current()
+    assert checklists.current() is served  # every form step reads the same catalogue, no file is read again
+    extension = knowledge / "checklists" / "extension.yml"
+    first = served.every["extension"].items[0]
+    reloader = GuideReloader(knowledge, interval=0.1)
+
+    edit(extension, first.name.en, first.name.en + " (original)")
+    assert reloader.check_once() == "reloaded"
+    built = checklists.build("extension", checklists.Answers(category="B"), "en")
+    assert built["items"][0]["name"] == first.name.en + " (original)"
+
+    # A checklist that breaks the loader's rules is refused; the last good list stays served.
+    edit(extension, "procedure: extension", "procedure: extension_typo")
+    assert reloader.check_once() == "refused"
+    assert "extension" in checklists.all_checklists()
+    assert checklists.build("extension", checklists.Answers(category="B"), "en")["items"][0]["name"].endswith(
+        "(original)"
+    )
 
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.db.models import PROCEDURES
-from bot.guide.answers import PUBLIC_NOTE, UNCONFIRMED, answer, fill_facts
+from bot.guide.answers import answer, fill_facts
 from bot.guide.check import find_research_dir
 from bot.guide.loader import KNOWLEDGE_DIR, GuideError, load_guide
 from bot.guide.models import TOPICS
+from bot.texts import t
 
 # The dossiers sit in shared/research beside the project (or beside the folder of its worktrees); absent in CI.
 RESEARCH = find_research_dir() or Path(__file__).resolve().parents[2] / "shared" / "research"
@@ -77,10 +78,10 @@ def test_unknown_etown_office_facts_are_said_to_be_unconfirmed(guide) -> None:
         fact = guide.fact("etown_bureau", key)
         assert fact is not None and fact.value is None and not fact.confirmed
     reply = answer(guide, guide.sections["etown_office"], "en")
-    assert reply.text.count(UNCONFIRMED["en"]) == 3
+    assert reply.text.count(t("guide.unconfirmed", "en")) == 3
     assert "尚未确认" in answer(guide, guide.sections["etown_office"], "zh").text
     # The one known E-Town fact (a 2022 article) is shown, but as unconfirmed.
-    assert "2022" in reply.text and PUBLIC_NOTE["en"] in reply.text
+    assert "2022" in reply.text and t("guide.public_note", "en") in reply.text
 
 
 def test_no_address_hour_or_phone_is_typed_into_an_answer(guide) -> None:

@@ -288,10 +288,10 @@ class RealStack:
             PYTHONUNBUFFERED="1",
         )
         from bot.db.migrate import upgrade
-        from bot.processes.supervisor import _environment
+        from bot.processes.supervisor import environment_set
         from bot.rasa.endpoints import rasa_token
 
-        with _environment(self.env):
+        with environment_set(self.env):
             self.settings = load_settings()
         upgrade(self.settings.database_url)
         self.token = rasa_token(self.settings)

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timezone
 from typing import Callable
 
 from bot.cases.identifiers import PassportHasher
-from bot.cases.service import CaseError, NewCase, _insert, validate_new_case
+from bot.cases.service import CaseError, NewCase, insert_case, validate_new_case
 from bot.cases.stages import default_procedures
 from bot.core.workdays import SHANGHAI
 from bot.db import Database
@@ -117,7 +117,7 @@ def import_csv(
         with db.transaction() as session:
             for line, case in zip(seen.values(), rows, strict=True):
                 try:
-                    _insert(session, case, hasher, actor, now)
+                    insert_case(session, case, hasher, actor, now)
                 except CaseError as exc:
                     raise _RowFailed(line, exc) from exc
     except _RowFailed as failed:

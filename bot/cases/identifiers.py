@@ -146,10 +146,6 @@ def passport_shaped(token: str) -> bool:
     return bool(_PASSPORT_SHAPE.fullmatch(fold(token)))
 
 
-def looks_like_passport(text: str) -> bool:
-    return any(passport_shaped(token) for _, _, token in identifier_groups(text))
-
-
 def _folded_chars(text: str) -> str:
     """NFKC per character, so positions in the result are positions in `text` (full-width digits, letters)."""
     return "".join(c if len(unicodedata.normalize("NFKC", c)) != 1 else unicodedata.normalize("NFKC", c) for c in text)

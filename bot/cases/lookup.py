@@ -18,18 +18,19 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
 from bot.cases.checks import CheckView
 from bot.cases.identifiers import PassportHasher, mask_number
 from bot.cases.stages import Procedures, default_procedures
+from bot.core import payload
+from bot.core.clock import Clock
 from bot.core.workdays import WorkCalendar, default_calendar, shanghai_date
 from bot.db import Database
 from bot.db.models import Case, CaseEvent, CaseVerification, LookupAttempt, MissingMaterial, utcnow
 
-Clock = Callable[[], datetime]
 FAILURES = ("mismatch", "not_found", "pending")
 REFUSED = ("locked", "wait")
 
@@ -81,11 +82,13 @@ class CaseStatus:
     missing: list[str] = field(default_factory=list)
     next_action: dict[str, str] = field(default_factory=dict)
     due_rule: dict[str, str] | None = None  # which rule the due date uses (knowledge/procedures.yml)
+    steps: tuple[str, ...] = ()  # the procedure's progress path (knowledge/procedures.yml flows)
+    step: int | None = None  # where the case is on it
 
     def payload(self, lang: str) -> dict[str, Any]:
         """The `case_status` payload of DESIGN.md."""
         return {
-            "type": "case_status",
+            "type": payload.CASE_STATUS,
             "case": self.case,
             "procedure": self.procedure,
             "stage": self.stage,
@@ -97,6 +100,8 @@ class CaseStatus:
             "on_time": self.on_time,
             "missing": list(self.missing),
             "next": self.next_action.get(lang, ""),
+            "steps": list(self.steps),
+            "step": self.step,
             "lang": lang,
         }
 
@@ -318,4 +323,6 @@ def status_for_token(
         missing=missing if stage == "materials_requested" else [],
         next_action={"en": next_step.en, "zh": next_step.zh} if next_step else {},
         due_rule={"en": due.rule.en, "zh": due.rule.zh} if due and due.rule else None,
+        steps=procedures.progress(procedure),
+        step=procedures.progress_step(procedure, stage),
     )

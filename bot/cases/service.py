@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.cases.identifiers import FormatError, PassportHasher, normalize_application_number, normalize_passport
 from bot.cases.stages import InvalidTransition, Procedures, default_procedures
+from bot.core.clock import Clock
 from bot.core.errors import ServiceError
 from bot.db import Database
 from bot.db.models import CATEGORIES, Case, CaseEvent, Employer, MissingMaterial, utcnow
 
-Clock = Callable[[], datetime]
 MAX_TEXT = {"applicant_name": 200, "nationality": 100, "employer_name": 300, "employer_credit_code": 32}
 
 
@@ -162,7 +162,7 @@ def _employer(session: Session, name: str, credit_code: str) -> Employer | None:
     return employer
 
 
-def _insert(session: Session, data: NewCase, hasher: PassportHasher, actor: str, now: datetime) -> Case:
+def insert_case(session: Session, data: NewCase, hasher: PassportHasher, actor: str, now: datetime) -> Case:
     exists = session.execute(
         sa.select(Case.id).where(Case.application_number == data.application_number)
     ).scalar_one_or_none()
@@ -190,7 +190,7 @@ def _insert(session: Session, data: NewCase, hasher: PassportHasher, actor: str,
 def create_case(db: Database, data: NewCase, hasher: PassportHasher, actor: str, clock: Clock = utcnow) -> CaseView:
     clean = validate_new_case(data, default_procedures())
     with db.transaction() as session:
-        case = _insert(session, clean, hasher, actor, clock())
+        case = insert_case(session, clean, hasher, actor, clock())
         session.flush()
         session.refresh(case)
         return _view(session, case)

@@ -60,6 +60,28 @@ class Procedures:
         flow = self.flows[self.flow_of[procedure]]
         return tuple(dict.fromkeys([*flow, *(s for nexts in flow.values() for s in nexts)]))
 
+    def progress(self, procedure: str) -> tuple[str, ...]:
+        """The stages a case of this procedure normally passes, first to last: the longest way through its flow
+        without going back (a correction request and a refusal are detours, not steps). The widget draws it."""
+        flow = self.flows[self.flow_of[procedure]]
+        entered = {s for nexts in flow.values() for s in nexts}
+        starts = [s for s in flow if s not in entered] or list(flow)[:1]
+
+        def longest(stage: str, seen: tuple[str, ...]) -> tuple[str, ...]:
+            ways = [longest(n, (*seen, n)) for n in flow.get(stage, ()) if n not in seen]
+            return max(ways, key=len, default=seen)
+
+        return max((longest(s, (s,)) for s in starts), key=len)
+
+    def progress_step(self, procedure: str, stage: str) -> int | None:
+        """Where `stage` sits on the progress path: its own place, else the place of the stage it leads back to
+        (a correction request returns to the preliminary review); None when it is off the path (a refusal)."""
+        path = self.progress(procedure)
+        if stage in path:
+            return path.index(stage)
+        back = [n for n in self.allowed_next(procedure, stage) if n in path]
+        return path.index(back[0]) if back else None
+
     def due(
         self, stage: str, stage_since: datetime, history: list[tuple[str, datetime]], calendar: WorkCalendar
     ) -> Due | None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.cases.checks import CheckView
 from bot.cases.identifiers import number_description, number_example
 from bot.cases.lookup import CaseStatus
+from bot.core import payload
 from bot.core.workdays import SHANGHAI
 from bot.handoff.texts import handoff_button
 from bot.texts import t
@@ -57,7 +58,7 @@ def verify_request(check: CheckView, lang: str) -> dict[str, object]:
     """Tells the gateway (and the widget) that a passport check is due for the number behind `ref`; the number
     itself is shown masked and never sent (it may have been a passport typed in the wrong field)."""
     return {
-        "type": "verify_request",
+        "type": payload.VERIFY_REQUEST,
         "case": check.masked,
         "ref": check.ref,
         "fields": ["passport"],

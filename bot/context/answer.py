@@ -10,6 +10,7 @@ from datetime import date
 
 from bot import checklists
 from bot.context.state import Context, Heard, followup_content
+from bot.core import payload
 from bot.deadlines import service as deadlines
 from bot.guide import answers
 from bot.guide.answers import Reply
@@ -147,5 +148,5 @@ def reset(guide: Guide, context: Context, lang: str) -> Reply:
         {"title": procedure_name(guide, p, lang), "payload": "/follow_up" + json.dumps({"procedure": p})}
         for p in checklists.all_checklists()
     ]
-    return Reply(text=text, custom={"type": "clarify", "lang": lang, "options": buttons, "reason": "context_reset"},
+    return Reply(text=text, custom=payload.clarify(lang, buttons, reason=payload.REASON_CONTEXT_RESET),
                  buttons=buttons)  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.conversations import texts
 from bot.conversations.store import ConversationInfo, StoredMessage
+from bot.core import payload as contract
 from bot.nlu.language import detect_language, normalize_language
 
 _LANG_COMMAND = re.compile(r"^/(?:lang|language|语言)\s*(\S*)\s*$", re.IGNORECASE)
@@ -60,11 +61,11 @@ def language_command(conversation: ConversationInfo, message: StoredMessage) -> 
     wanted = match.group(1).lower()
     current = conversation.language_choice or conversation.language or detect_language(message.text) or "en"
     if wanted in ("auto", "自动"):
-        return Answered([(texts.LANGUAGE_AUTO[current], {"custom": {"type": "language", "lang": None}})], choice="")
+        return Answered([(texts.LANGUAGE_AUTO[current], {"custom": contract.language(None)})], choice="")
     language = normalize_language(wanted)
     if language is None:
         return Answered([(texts.LANGUAGE_HELP[current], None)])
-    return Answered([(texts.LANGUAGE_SET[language], {"custom": {"type": "language", "lang": language}})], language)
+    return Answered([(texts.LANGUAGE_SET[language], {"custom": contract.language(language)})], language)
 
 
 def outcome_command(outcome: str, token: str | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
@@ -21,6 +22,8 @@ from bot.conversations.events import STAFF_STATES, Event, MessageAdded, Notice, 
 from bot.conversations.hub import Hub
 from bot.conversations.publisher import Publisher
 from bot.conversations.store import ConversationInfo, StoredMessage
+from bot.core import payload as contract
+from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.handoff import tickets
@@ -32,8 +35,11 @@ log = logging.getLogger(__name__)
 
 
 class Delivery:
-    def __init__(self, db: Database, rasa: RasaClient, hub: Hub, publisher: Publisher, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, rasa: RasaClient, hub: Hub, publisher: Publisher, settings: Settings, metrics: Metrics
+    ) -> None:
         self.db = db
+        self.metrics = metrics
         self.rasa = rasa
         self.hub = hub
         self.publisher = publisher
@@ -114,12 +120,14 @@ class Delivery:
         await self.publisher.publish([Typing(conversation.id, "bot", True)])
         may_have_reached = not first_attempt or message.seq in self._attempted or not self._stored_here(message)
         self._attempted.add(message.seq)
+        sent_at = time.perf_counter()
         try:
             replies = await self.rasa.send(
                 conversation.id, text, metadata, seq=message.seq, may_have_reached=may_have_reached
             )
         except RasaUnavailable as exc:
             log.warning("rasa unavailable for %s: %s", conversation.id[:8], exc)
+            self.metrics.bot_error(exc)
             said: list[Event] = [Typing(conversation.id, "bot", False)]
             if first_attempt:
                 language = (
@@ -128,6 +136,7 @@ class Delivery:
                 said.append(Notice(conversation.id, "bot_unavailable", texts.UNAVAILABLE[language], message.seq))
             await self.publisher.publish(said)
             return False
+        self.metrics.turn(bot_items(replies), time.perf_counter() - sent_at)
         await self._reply(conversation, message.seq, bot_items(replies))
         self._attempted.discard(message.seq)
         return True
@@ -156,12 +165,12 @@ class Delivery:
     async def _follow_case_form(self, conversation_id: str, items: list[Reply]) -> None:
         """The case form's prompts tell the router what to expect next: a number to mask, a passport to check."""
         for _, payload in items:
-            custom = (payload or {}).get("custom") or {}
-            if custom.get("type") == "form_question" and custom.get("slot") == "application_number":
+            custom = contract.custom_of(payload)
+            if custom.get("type") == contract.FORM_QUESTION and custom.get("slot") == "application_number":
                 await asyncio.to_thread(checks.expect_number, self.db, conversation_id)
-            elif custom.get("type") == "verify_request" and checks.is_ref(custom.get("ref")):
+            elif custom.get("type") == contract.VERIFY_REQUEST and checks.is_ref(custom.get("ref")):
                 await asyncio.to_thread(checks.expect_passport, self.db, conversation_id, custom["ref"])
-            elif custom.get("type") in ("verify_locked", "case_status"):
+            elif custom.get("type") in (contract.VERIFY_LOCKED, contract.CASE_STATUS):
                 await asyncio.to_thread(checks.finish, self.db, conversation_id)
 
     async def back_to_bot(self, conversation_id: str) -> None:

@@ -4,7 +4,6 @@ invisible control characters); it is always rendered as text, never as HTML, whe
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from bot.core.errors import ServiceError
 
@@ -27,8 +26,3 @@ def clean_text(raw: object, max_chars: int) -> str:
     if len(text) > max_chars:
         raise TextRejected("too_long", f"The message is too long ({len(text)} characters; the limit is {max_chars}).")
     return text
-
-
-def has_words(text: str) -> bool:
-    """False for messages made only of emoji, punctuation, symbols or spaces."""
-    return any(unicodedata.category(ch)[0] in "LN" for ch in text)

@@ -25,6 +25,7 @@ from bot.conversations.limits import Rule, Rules, make_limiter
 from bot.conversations.publisher import STAFF_TOPIC, Publisher
 from bot.conversations.store import ConversationInfo, StoredMessage
 from bot.conversations.verification import PassportChecks
+from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.rasa.client import RasaClient
@@ -51,17 +52,20 @@ class ChatService:
     """Owns conversations: input checks, limits (per conversation and per client address, for every transport),
     the case form's identifiers, delivery to Rasa or staff."""
 
-    def __init__(self, db: Database, rasa: RasaClient, hub: Hub, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, rasa: RasaClient, hub: Hub, settings: Settings, metrics: Metrics | None = None
+    ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.rasa = rasa
         self.hub = hub
         self.settings = settings
         self.publisher = Publisher(hub, db)
-        self.delivery = Delivery(db, rasa, hub, self.publisher, settings)
+        self.delivery = Delivery(db, rasa, hub, self.publisher, settings, self.metrics)
         self.limits = lookup.Limits(
             lock_minutes=settings.lookup_lock_minutes, backoff_max_s=float(settings.lookup_backoff_max_seconds)
         )
-        self.passports = PassportChecks(db, settings.secret_key, self.limits)
+        self.passports = PassportChecks(db, settings.secret_key, self.limits, self.metrics)
         self.limiter = make_limiter(settings.redis_url)
         self.rules = Rules.from_settings(settings)
         self.refused: Counter[str] = Counter()

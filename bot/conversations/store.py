@@ -189,11 +189,6 @@ def add_replies(
     return stored
 
 
-def mark_delivered(db: Database, message_seq: int) -> None:
-    with db.transaction() as session:
-        session.execute(sa.update(Message).where(Message.id == message_seq).values(delivered_at=utcnow()))
-
-
 def is_delivered(db: Database, message_seq: int) -> bool:
     return pending_delivery(db, "", message_seq)[0]
 

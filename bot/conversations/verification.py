@@ -12,12 +12,14 @@ from bot.cases.identifiers import FormatError, NumberKeyer, PassportHasher, norm
 from bot.conversations import store
 from bot.conversations.commands import outcome_command
 from bot.conversations.store import StoredMessage
+from bot.core.metrics import Metrics
 from bot.db import Database
 
 
 class PassportChecks:
-    def __init__(self, db: Database, secret_key: str, limits: lookup.Limits) -> None:
+    def __init__(self, db: Database, secret_key: str, limits: lookup.Limits, metrics: Metrics) -> None:
         self.db = db
+        self.metrics = metrics
         self.hasher = PassportHasher(secret_key)
         self.keyer = NumberKeyer(secret_key)
         self.limits = limits
@@ -40,6 +42,8 @@ class PassportChecks:
         started = await asyncio.to_thread(lookup.begin_check, self.db, self.hasher, check, passport, limits=self.limits)
         try:
             message = await asyncio.to_thread(self._finish, conversation_id, started, shown, client_id)
+            outcome = (message.payload or {}).get("verification")
+            self.metrics.case_lookup(str(outcome), locked_now=isinstance(started, lookup.PendingCheck))
         except IntegrityError:
             # the same client id was stored meanwhile (a resend raced this one): that message is the answer
             earlier = await asyncio.to_thread(store.find_user_message, self.db, conversation_id, client_id or "")

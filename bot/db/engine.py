@@ -52,8 +52,5 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    def session(self) -> Session:
-        return self._sessions()
-
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot.cases.stages import default_procedures
+
 # SQLAlchemy 1.4 is untyped here (its stubs need a mypy plugin): the declarative base is a class mypy cannot see.
 Base: Any = declarative_base()
 
@@ -91,19 +93,9 @@ class Message(Base):
 
 
 # -- cases ------------------------------------------------------------------------------------------------------
-# Mirrors knowledge/procedures.yml (tests/test_cases.py keeps them equal); the schema refuses anything else.
-STAGES = (
-    "submitted",
-    "preliminary_review",
-    "materials_requested",
-    "accepted",
-    "under_review",
-    "approved",
-    "not_approved",
-    "card_ready",
-    "collected",
-    "cancelled",
-)
+# The stages are knowledge/procedures.yml's, in its order; the schema refuses anything else (a new stage needs a
+# migration too: tests/test_migrations.py compares the migrated schema with these models).
+STAGES = tuple(default_procedures().stage_labels)
 PROCEDURES = (
     "notification_letter",
     "work_permit_after_entry",

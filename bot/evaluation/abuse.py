@@ -57,19 +57,19 @@ class Chat:
         self.session, self.url, self.tally = session, url, tally
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.conversation: str | None = None
-        self._ids = 0
+        self.sent_ids = 0
 
     async def open(self, conversation: str | None = None) -> bool:
         self.ws = await self.session.ws_connect(self.url.replace("http", "ws", 1) + "/ws")
         await self.ws.send_json({"type": "hello", "conversation": conversation})
-        frame = await self._until(lambda f: f["type"] in ("welcome", "error"))
+        frame = await self.until(lambda f: f["type"] in ("welcome", "error"))
         if frame["type"] == "error":
             self.tally.refused[frame.get("code", "error")] += 1
             return False
         self.conversation = frame["conversation"]
         return True
 
-    async def _until(self, wanted: Any, timeout: float = TURN_TIMEOUT_S) -> dict[str, Any]:
+    async def until(self, wanted: Any, timeout: float = TURN_TIMEOUT_S) -> dict[str, Any]:
         assert self.ws is not None
         deadline = time.monotonic() + timeout
         while True:
@@ -88,24 +88,24 @@ class Chat:
             await self.ws.send_bytes(data)
         else:
             await self.ws.send_str(data)
-        frame = await self._until(lambda f: f["type"] == "error")
+        frame = await self.until(lambda f: f["type"] == "error")
         self.tally.refused[frame["code"]] += 1
         return frame["code"]
 
     async def turn(self, frame: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         """Send one frame with an id; ("ok", the bot's messages of that turn) or ("refused:<code>", [])."""
         assert self.ws is not None
-        self._ids += 1
-        client_id = f"a{self._ids}"
+        self.sent_ids += 1
+        client_id = f"a{self.sent_ids}"
         self.tally.sent += 1
         await self.ws.send_json({"id": client_id, **frame})
-        first = await self._until(lambda f: f.get("id") == client_id and f["type"] in ("ack", "error"))
+        first = await self.until(lambda f: f.get("id") == client_id and f["type"] in ("ack", "error"))
         if first["type"] == "error":
             self.tally.refused[first["code"]] += 1
             return f"refused:{first['code']}", []
         seq, replies = first["seq"], []
         while True:
-            event = await self._until(lambda f: f["type"] in ("message", "typing"))
+            event = await self.until(lambda f: f["type"] in ("message", "typing"))
             if event["type"] == "message" and event.get("role") == "bot":
                 replies.append(event)
             if event["type"] == "typing" and event.get("active") is False and event.get("turn") == seq:
@@ -135,7 +135,7 @@ async def flood(url: str, tally: Tally, count: int) -> None:
         assert first.ws is not None and second.ws is not None
         for i in range(count):
             target = first if i % 2 == 0 else second
-            target._ids += 1
+            target.sent_ids += 1
             assert target.ws is not None
             await target.ws.send_json({"type": "message", "id": f"f{i}", "text": f"flood {i}"})
             await target.ws.send_json({"type": "ping"})
@@ -146,7 +146,7 @@ async def flood(url: str, tally: Tally, count: int) -> None:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 try:
-                    frame = await chat._until(lambda f: f["type"] == "error", timeout=deadline - time.monotonic())
+                    frame = await chat.until(lambda f: f["type"] == "error", timeout=deadline - time.monotonic())
                 except (asyncio.TimeoutError, ConnectionError):
                     break
                 tally.refused[frame["code"]] += 1

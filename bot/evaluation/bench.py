@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import aiohttp
 
+from bot.core import payload
 from bot.core.settings import PROJECT_ROOT, load_settings
 from bot.evaluation.questions import load_questions
 from bot.rasa.endpoints import channel_headers
@@ -38,7 +39,13 @@ BASELINE_DIR = PROJECT_ROOT / "var" / "bench-baseline"
 TURN_TIMEOUT = 30.0
 # Replies that start something longer than one turn (a form, a queue, a question back) would make the next
 # benchmark turn answer that instead of a question; the bench keeps only questions that get a plain answer.
-MULTI_TURN_REPLIES = {"form_question", "handoff", "clarify", "verify_request", "verify_locked", "checklist_question"}
+MULTI_TURN_REPLIES = {
+    payload.FORM_QUESTION,
+    payload.HANDOFF,
+    payload.CLARIFY,
+    payload.VERIFY_REQUEST,
+    payload.VERIFY_LOCKED,
+}
 
 
 class TurnFailures:
@@ -310,10 +317,10 @@ class Baseline:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        from bot.processes.supervisor import _healthy
+        from bot.processes.supervisor import url_healthy
 
         deadline = time.monotonic() + 180
-        while not _healthy(self.url + "/webhooks/rest/"):
+        while not url_healthy(self.url + "/webhooks/rest/"):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"baseline rasa did not start; see {self.log.name}")
             time.sleep(0.5)

@@ -19,12 +19,13 @@ from typing import Any
 
 import yaml
 
+from bot.core import payload as contract
 from bot.nlu.language import reply_language
 
 NONE = "none"
 LANGS = ("en", "zh", "mixed")
 # A conversation the bot starts instead of describing it, and the guide section it stands for.
-FORM_SECTIONS = {"case_status": "check_status"}
+FORM_SECTIONS = {contract.CASE_STATUS: "check_status"}
 HANDOFF_PAYLOAD = "/human_handoff"
 
 
@@ -136,15 +137,15 @@ class Outcome:
             custom = message.get("custom") or {}
             kind = custom.get("type")
             lang = lang or custom.get("lang")
-            if kind == "guide_answer" and (custom.get("sections") or custom.get("section")):
+            if kind == contract.GUIDE_ANSWER and (custom.get("sections") or custom.get("section")):
                 # One reply may answer several parts of a post: `sections` in order, else the one `section`.
                 for section in custom.get("sections") or [custom["section"]]:
                     if str(section) not in answered:
                         answered.append(str(section))
-            elif kind == "form_question" and custom.get("form") in FORM_SECTIONS:
+            elif kind == contract.FORM_QUESTION and custom.get("form") in FORM_SECTIONS:
                 # "Where is my application?" starts the lookup itself: the section that explains it is served.
                 answered.append(FORM_SECTIONS[custom["form"]])
-            elif kind == "clarify":
+            elif kind == contract.CLARIFY:
                 for option in custom.get("options") or []:
                     payload = str(option.get("payload") or "")
                     person = person or payload.startswith(HANDOFF_PAYLOAD)
@@ -153,7 +154,7 @@ class Outcome:
                         clarified = True
                         if section not in offered:
                             offered.append(section)
-            elif kind == "handoff":
+            elif kind == contract.HANDOFF:
                 person = True
             for related in custom.get("related") or []:
                 # "Related" links: section ids, or buttons (title + payload) like the ones above.

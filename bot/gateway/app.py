@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.conversations import retention
 from bot.conversations.hub import start_hub
 from bot.conversations.router import ChatService
+from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.gateway import (
@@ -29,7 +30,6 @@ from bot.gateway import (
     ws,
 )
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
-from bot.gateway.metrics import Metrics
 from bot.guide import reload
 from bot.handoff import webhook
 from bot.rasa.client import RasaClient
@@ -50,7 +50,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         app[HTTP], settings.rasa_urls, channel_headers=channel_headers(settings), token=rasa_token(settings)
     )
     app[HUB] = await start_hub(settings.redis_url)
-    app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings)
+    app[CHAT] = ChatService(app[DB], app[RASA], app[HUB], settings, app[METRICS])
     yield
     await app[CHAT].close()
     await app[HUB].close()

@@ -9,8 +9,10 @@ import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 
+from bot.core.metrics import CONTENT_TYPE
 from bot.db import Database
 from bot.gateway.keys import CHAT, DB, HTTP, HUB, METRICS, RASA, SETTINGS
+from bot.handoff import tickets
 from bot.processes import state as process_state
 from bot.processes.state import DOWN, RESTARTING, STARTING, UP
 
@@ -75,10 +77,13 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    hub = request.app[HUB]
+    """Counters kept since start, plus gauges read now (queue, open topics, pending deliveries, refusals)."""
+    app = request.app
     gauges = {
-        "open_conversation_topics": float(hub.topics()),
-        "pending_deliveries": float(request.app[CHAT].pending_deliveries),
-        **await request.app[CHAT].limit_gauges(),
+        "open_conversation_topics": float(app[HUB].topics()),
+        "pending_deliveries": float(app[CHAT].pending_deliveries),
+        **await app[CHAT].limit_gauges(),
     }
-    return web.Response(text=request.app[METRICS].render(gauges), content_type="text/plain")
+    queued = await asyncio.to_thread(tickets.queue_positions, app[DB])
+    body = app[METRICS].render(gauges, queue_length=len(queued))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -5,15 +5,14 @@ Login and session are the console's own (bot.gateway.staff); these pages only re
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.core.workdays import shanghai_date
 from bot.db.models import utcnow
 from bot.gateway.keys import DB
-from bot.gateway.staff import _session
+from bot.gateway.rendering import TEMPLATES
+from bot.gateway.staff import staff_session
 from bot.insights import feedback
 from bot.insights import period as periods
 from bot.insights.csvout import to_csv
@@ -21,15 +20,10 @@ from bot.insights.report import Insights, build
 from bot.insights.svg import bar_chart
 
 routes = web.RouteTableDef()
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-)
 
 
 async def _logged_in(request: web.Request, page: bool) -> None:
-    if await _session(request) is None:
+    if await staff_session(request) is None:
         if page:
             raise web.HTTPFound("/staff/login")
         raise web.HTTPUnauthorized(text="please log in")

@@ -7,9 +7,9 @@ from aiohttp import web
 
 from bot.conversations.hub import Hub
 from bot.conversations.router import ChatService
+from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.db import Database
-from bot.gateway.metrics import Metrics
 from bot.rasa.client import RasaClient
 
 SETTINGS = web.AppKey("settings", Settings)

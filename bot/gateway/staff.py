@@ -33,7 +33,7 @@ COOKIE = "etown_staff"
 SESSION_CHECK_S = 60.0  # an open console socket re-checks its session this often (idle timeout, logout)
 
 
-async def _session(request: web.Request, touch: bool = True) -> Session | None:
+async def staff_session(request: web.Request, touch: bool = True) -> Session | None:
     return await asyncio.to_thread(
         staff_accounts.session_for,
         request.app[DB],
@@ -51,7 +51,7 @@ def _same_origin(request: web.Request) -> bool:
 
 
 async def _staff(request: web.Request, write: bool = False) -> Session:
-    session = await _session(request)
+    session = await staff_session(request)
     if session is None:
         raise json_exception(web.HTTPUnauthorized, "login_required", "please log in")
     if write and not (
@@ -126,7 +126,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/staff")
 async def console(request: web.Request) -> web.StreamResponse:
-    if await _session(request) is None:
+    if await staff_session(request) is None:
         raise web.HTTPFound("/staff/login")
     return web.FileResponse(STATIC / "staff.html")
 
@@ -290,7 +290,7 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
 
     async def watch_session() -> None:
         """An idle-timed-out or logged-out session stops receiving events (applicants' messages) within a minute."""
-        while await _session(request, touch=False) is not None:
+        while await staff_session(request, touch=False) is not None:
             await asyncio.sleep(SESSION_CHECK_S)
         await ws.close(code=4401, message=b"session ended")
 

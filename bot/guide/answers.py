@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import checklists
+from bot.core import payload
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection
 from bot.guide.situation import needs_person
@@ -206,7 +207,7 @@ def answer(
         parts.append(note)
     url = source_url(section)
     custom: dict[str, Any] = {
-        "type": "guide_answer",
+        "type": payload.GUIDE_ANSWER,
         "section": section.id,
         "topic": section.topic,
         "lang": lang,
@@ -225,8 +226,8 @@ def answer(
     buttons = [handoff_button(lang)] if needs_staff else []
     if section.procedure in checklists.all_checklists():
         # An answer about a procedure leads straight to the applicant's own list for it.
-        payload = checklists.request_payload(section.procedure)
-        buttons.append({"title": t("guide.my_checklist", lang), "payload": payload})
+        request = checklists.request_payload(section.procedure)
+        buttons.append({"title": t("guide.my_checklist", lang), "payload": request})
     buttons += custom["related"]
     return Reply(text=single_bubble("\n".join(parts)), custom=custom, buttons=buttons)
 
@@ -261,14 +262,14 @@ def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person:
         options.append(handoff_button(lang))
     return Reply(
         text=t("guide.clarify", lang),
-        custom={"type": "clarify", "lang": lang, "options": options},
+        custom=payload.clarify(lang, options),
         buttons=options,
     )
 
 
 def rephrase(lang: str) -> Reply:
     return Reply(
-        text=t("guide.rephrase", lang), custom={"type": "clarify", "lang": lang, "options": [], "reason": "rephrase"}
+        text=t("guide.rephrase", lang), custom=payload.clarify(lang, [], reason=payload.REASON_REPHRASE)
     )
 
 
@@ -276,7 +277,7 @@ def not_covered(lang: str) -> Reply:
     options = [handoff_button(lang)]
     return Reply(
         text=t("guide.not_covered", lang),
-        custom={"type": "clarify", "lang": lang, "options": options, "reason": "not_covered"},
+        custom=payload.clarify(lang, options, reason=payload.REASON_NOT_COVERED),
         buttons=options,
     )
 

@@ -1,7 +1,8 @@
 """Editors' loop: a change to the guide's text in knowledge/ goes live in the running action server within seconds,
 without a retrain. On every change the whole folder is loaded and put through the same checks as
 `python -m bot guide-check`; only a folder that passes replaces the served guide, so a broken edit is refused and
-the old text stays. Example questions are read too but only a retrain teaches them to the model."""
+the old text stays. The checklists (knowledge/checklists/) are replaced together with the guide. Example questions
+are read too but only a retrain teaches them to the model."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.checklists import ChecklistError
+from bot.checklists import ChecklistError, load_catalogue, replace_catalogue
 from bot.guide import loader
 from bot.guide.check import run_checks
 
@@ -53,11 +54,13 @@ class GuideReloader:
         try:
             guide = loader.load_guide(self.root)
             report = run_checks(self.root)
-        except (loader.GuideError, ChecklistError, ValueError, OSError) as exc:
+            catalogue = load_catalogue(self.root / "checklists")
+        except (loader.GuideError, ChecklistError, ValueError, OSError, KeyError) as exc:
             return self._refuse(str(exc))
         if report.problems:
             return self._refuse("; ".join(report.problems[:10]))
         loader.replace_guide(guide)
+        replace_catalogue(catalogue)  # the checklists and their questions follow the same edit
         self.last_error = ""
         log.info("guide reloaded from %s: %d sections", self.root, len(guide.sections))
         self._write_status("reloaded")

@@ -15,11 +15,12 @@ import numpy as np
 import sqlalchemy as sa
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from bot.core import payload
 from bot.db import Database
 from bot.db.models import Message, Ticket, utcnow
 
 SIMILAR = 0.35
-NOT_ANSWERED = ("not_covered", "rephrase")
+NOT_ANSWERED = payload.NOT_ANSWERED_REASONS
 
 
 @dataclass
@@ -68,7 +69,7 @@ def collect(db: Database, days: int = 90, clock: Callable[[], datetime] = utcnow
             elif message.role == "bot":
                 custom = (message.payload or {}).get("custom") or {}
                 user = last_user.pop(message.conversation_id, None)
-                if user is not None and custom.get("type") == "clarify" and custom.get("reason") in NOT_ANSWERED:
+                if user is not None and custom.get("type") == payload.CLARIFY and custom.get("reason") in NOT_ANSWERED:
                     found.append(GapQuestion(user.text, "fallback", user.conversation_id, user.created_at))
         tickets = session.execute(sa.select(Ticket).where(Ticket.created_at >= since)).scalars().all()
         for ticket in tickets:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.core import payload
 from bot.core.workdays import SHANGHAI
 from bot.texts import both, both_template, t
 
@@ -51,7 +52,7 @@ def handoff_payload(
 ) -> dict[str, Any]:
     """The `handoff` payload of DESIGN.md."""
     return {
-        "type": "handoff",
+        "type": payload.HANDOFF,
         "ticket": ticket,
         "queue_position": position,
         "estimated_wait_s": wait_s,

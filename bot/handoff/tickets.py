@@ -10,13 +10,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
 from bot.conversations import store
 from bot.conversations.events import STAFF_STATES, Event, MessageAdded, QueueChanged, StateChanged, TicketOpened
 from bot.conversations.store import StoredMessage
+from bot.core.clock import Clock
 from bot.core.errors import ServiceError
 from bot.db import Database
 from bot.db.models import (
@@ -32,7 +33,6 @@ from bot.db.models import (
 )
 from bot.handoff import texts
 
-Clock = Callable[[], datetime]
 DEFAULT_HANDLING_S = 300
 OPEN_STATUSES = ("queued", "assigned")
 MAX_REPLY = 4000

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from bot.cases.identifiers import mask_number
 from bot.cases.stages import Procedures
+from bot.core.payload import custom_of
 from bot.core.workdays import WorkCalendar, shanghai_date
 from bot.db.models import Case, CaseEvent, CaseVerification, Message, MissingMaterial
-from bot.insights.inquiries import custom_of
 from bot.insights.period import Period
 
 STEPS = {"preliminary_review": "preliminary", "accepted": "same_day_review", "under_review": "conclusion"}

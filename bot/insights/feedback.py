@@ -10,10 +10,11 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from bot.core.payload import custom_of
 from bot.db import Database
 from bot.db.models import Message, utcnow
 from bot.insights.csvout import to_csv
-from bot.insights.inquiries import custom_of, is_question
+from bot.insights.inquiries import is_question
 
 MAX_QUESTIONS = 20
 

@@ -9,16 +9,10 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from bot.core.payload import custom_of, turn_outcome
 from bot.core.workdays import shanghai_date
 from bot.db.models import Conversation, Message
 from bot.insights.period import Period
-
-OUTCOMES = ("answered", "choice", "not_covered", "handoff", "other")
-NOT_COVERED = ("not_covered", "rephrase")
-
-
-def custom_of(payload: dict | None) -> dict:
-    return (payload or {}).get("custom") or {}
 
 
 def is_question(role: str, payload: dict | None) -> bool:
@@ -27,17 +21,8 @@ def is_question(role: str, payload: dict | None) -> bool:
 
 
 def outcome_of(replies: list[dict]) -> str:
-    """The outcome of one question from the bot messages that followed it: a handoff wins, else the first reply."""
-    kinds = [c.get("type") for c in replies]
-    if "handoff" in kinds:
-        return "handoff"
-    for custom in replies:
-        kind = custom.get("type")
-        if kind == "guide_answer":
-            return "answered"
-        if kind == "clarify":
-            return "not_covered" if custom.get("reason") in NOT_COVERED else "choice"
-    return "other"
+    """The outcome of one question from the bot messages that followed it (the rule /metrics counts by too)."""
+    return turn_outcome(replies)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.cases.stages import Procedures, default_procedures
+from bot.core.payload import OUTCOMES
 from bot.core.workdays import WorkCalendar, default_calendar
 from bot.db import Database
 from bot.db.models import utcnow
@@ -15,7 +16,6 @@ from bot.insights import cases as case_figures
 from bot.insights import inquiries as inquiry_figures
 from bot.insights import staffing as staff_figures
 from bot.insights import texts
-from bot.insights.inquiries import OUTCOMES
 from bot.insights.period import Period
 from bot.insights.tables import Table
 

@@ -151,7 +151,7 @@ def _rasa_children(settings: Settings, endpoints: Path, token: str) -> list[Chil
     return servers
 
 
-def _healthy(url: str, any_answer: bool = False, timeout_s: float = 2) -> bool:
+def url_healthy(url: str, any_answer: bool = False, timeout_s: float = 2) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - our own localhost URLs
             return response.status == 200
@@ -162,7 +162,7 @@ def _healthy(url: str, any_answer: bool = False, timeout_s: float = 2) -> bool:
 
 
 def _child_healthy(child: Child, timeout_s: float = 2) -> bool:
-    return _healthy(child.health_url, child.any_answer_is_healthy, timeout_s)
+    return url_healthy(child.health_url, child.any_answer_is_healthy, timeout_s)
 
 
 def _die_with_parent() -> None:
@@ -480,7 +480,7 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def environment_set(values: dict[str, str]) -> Iterator[None]:
     """Set (or, for empty values, unset) environment variables for the duration of a block."""
     saved = {name: os.environ.get(name) for name in values}
     value: str | None  # first a value to set, then one to restore (None: unset)
@@ -521,7 +521,7 @@ def private_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         **extra,
     }
     started: list[Child] = []
-    with _environment(env):
+    with environment_set(env):
         try:
             settings = load_settings()
             upgrade(settings.database_url)

@@ -11,11 +11,13 @@ from typing import Any, Iterator, Sequence
 
 import aiohttp
 
+from bot.core import payload
+
 log = logging.getLogger(__name__)
 
 # The custom payload our Rasa server sends, instead of a half-done turn, when the action server stays unreachable
 # (see bot/rasa/server.py): the turn was not saved in the tracker, so the whole message can simply be sent again.
-ACTIONS_UNAVAILABLE = "actions_unavailable"
+ACTIONS_UNAVAILABLE = payload.ACTIONS_UNAVAILABLE
 # Metadata key carrying the gateway's sequence number of a user message into Rasa's tracker (its UserUttered
 # event), so a retry can tell whether an earlier attempt was processed although its reply never arrived.
 SEQ_KEY = "gateway_seq"

@@ -28,12 +28,14 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.processor import MessageProcessor
 from rasa.shared.exceptions import RasaException
 
+from bot.core import payload
+
 log = logging.getLogger(__name__)
 _ORIGINAL = RemoteAction._validate_action_result
 # How long one turn waits, in all, for an unreachable action server: well under the gateway's 30 s request timeout,
 # so the gateway never gives up on a turn that is still running.
 ACTION_SERVER_WAIT_S = 10.0
-ACTIONS_UNAVAILABLE = "actions_unavailable"  # the same name as in bot/rasa/client.py
+ACTIONS_UNAVAILABLE = payload.ACTIONS_UNAVAILABLE
 # Per turn (each request runs in its own task): when the wait began, and whether it ran out.
 _TURN: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("etown_turn", default=None)
 

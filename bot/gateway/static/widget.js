@@ -384,13 +384,13 @@
     return card;
   }
 
-  var STAGES = ["submitted", "preliminary_review", "accepted", "under_review", "approved", "card_ready", "collected"];
   function caseCard(c) {
     var card = el("div", { class: "card case", role: "group" });
     card.appendChild(el("h3", {}, t("case") + " " + c.case + ": " + c.stage_label));
     var steps = el("div", { class: "steps", "aria-hidden": "true" });
-    var index = STAGES.indexOf(c.stage === "materials_requested" ? "preliminary_review" : c.stage);
-    STAGES.forEach(function (s, i) { steps.appendChild(el("span", { class: i < index ? "done" : i === index ? "now" : "" })); });
+    // The procedure's stages and the case's place among them come with the payload (knowledge/procedures.yml).
+    var index = typeof c.step === "number" ? c.step : -1;
+    (Array.isArray(c.steps) ? c.steps : []).forEach(function (s, i) { steps.appendChild(el("span", { class: i < index ? "done" : i === index ? "now" : "" })); });
     card.appendChild(steps);
     card.appendChild(el("p", {}, t("since") + " " + c.stage_since));
     if (c.due) {
