@@ -186,6 +186,36 @@ async def test_logins_from_one_address_are_throttled(gateway_factory) -> None:  
     assert "Too many login attempts" in (await response.json())["message"]
 
 
+async def test_the_login_throttle_honours_trusted_proxies_only(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """Behind a trusted proxy each forwarded client has its own count (an office is not locked out by another);
+    from any other peer, X-Forwarded-For is the client's own claim and cannot buy fresh attempts."""
+
+    async def statuses(gateway, forwarded: list[str]) -> list[int]:  # type: ignore[no-untyped-def]
+        out = []
+        for address in forwarded:
+            body = {"username": "nobody", "password": PASSWORD}
+            response = await gateway.post("/staff/login", json=body, headers={"X-Forwarded-For": address})
+            out.append(response.status)
+        return out
+
+    # The test client connects from 127.0.0.1: here that is the load balancer.
+    trusted = await gateway_factory(STAFF_LOGIN_ATTEMPTS_PER_ADDRESS="2", TRUSTED_PROXIES="127.0.0.1")
+    assert await statuses(trusted, ["203.0.113.5"] * 3) == [401, 401, 429]
+    assert await statuses(trusted, ["198.51.100.9", "198.51.100.9"]) == [401, 401]  # another client behind it
+    # A client may prepend hops of its own; the proxy's (last) entry is the one that counts.
+    assert await statuses(trusted, ["10.9.9.9, 203.0.113.5"]) == [429]
+
+
+async def test_the_login_throttle_ignores_forwarding_from_untrusted_peers(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    untrusted = await gateway_factory(STAFF_LOGIN_ATTEMPTS_PER_ADDRESS="2", TRUSTED_PROXIES="192.0.2.1")
+    statuses = []
+    for address in ("203.0.113.5", "198.51.100.9", "192.0.2.77"):  # a new claimed address each time
+        body = {"username": "nobody", "password": PASSWORD}
+        response = await untrusted.post("/staff/login", json=body, headers={"X-Forwarded-For": address})
+        statuses.append(response.status)
+    assert statuses == [401, 401, 429]  # all counted on the real peer, 127.0.0.1
+
+
 async def test_a_password_change_logs_the_console_out(gateway) -> None:  # type: ignore[no-untyped-def]
     staff_accounts.create_staff(gateway.app[DB], "agent", "Agent", PASSWORD)
     login = await gateway.post("/staff/login", json={"username": "agent", "password": PASSWORD})

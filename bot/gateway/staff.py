@@ -19,6 +19,7 @@ from bot.gateway.chat import STAFF_TOPIC
 from bot.gateway.http import json_body, json_error, json_exception
 from bot.gateway.keys import CHAT, DB, SETTINGS
 from bot.gateway.pages import STATIC
+from bot.gateway.ratelimit import client_address
 from bot.guide.answers import fill_facts
 from bot.guide.loader import default_guide
 from bot.handoff import gaps, staff_accounts, texts, tickets
@@ -82,7 +83,7 @@ async def login(request: web.Request) -> web.Response:
     allowed = await asyncio.to_thread(
         staff_accounts.throttle_address,
         request.app[DB],
-        request.remote or "",
+        client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies),
         settings.staff_login_attempts_per_address,
     )
     if not allowed:
