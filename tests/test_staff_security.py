@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from bot.db import Database
 from bot.db.models import StaffSession
 from bot.gateway.keys import DB, SETTINGS
-from bot.handoff import staff_accounts
+from bot.handoff import staff_accounts, totp
 from bot.handoff.staff_accounts import AccountError
 
 PASSWORD = "correct horse battery"
@@ -133,19 +133,21 @@ def test_csrf_comparison(db: Database) -> None:
 
 def test_a_one_time_code_is_needed_once_enrolled_and_is_never_accepted_twice(db: Database) -> None:
     staff_accounts.create_staff(db, "admin1", "Admin", PASSWORD, "admin")
-    secret = staff_accounts.enrol_totp(db, "admin1")
+    box = totp.SecretBox("test key for the one-time codes")
+    secret = staff_accounts.enrol_totp(db, "admin1", box)
     code = pyotp.TOTP(secret).at(NOW)
     for missing in (None, "", "000000" if code != "000000" else "111111", "12345a"):
         with pytest.raises(AccountError):
-            staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=missing)
+            staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=missing, box=box)
     staff_accounts.set_password(db, "admin1", PASSWORD)  # clears the failures above (they count like passwords)
-    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=code).role == "admin"
+    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=code, box=box).role == "admin"
     with pytest.raises(AccountError):  # replayed
-        staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW + timedelta(seconds=5), otp=code)
+        staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW + timedelta(seconds=5), otp=code, box=box)
     later = NOW + timedelta(seconds=30)
-    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: later, otp=pyotp.TOTP(secret).at(later))
+    fresh = pyotp.TOTP(secret).at(later)
+    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: later, otp=fresh, box=box)
     with pytest.raises(AccountError):  # a right code with a wrong password
-        staff_accounts.authenticate(db, "admin1", "not the password", clock=lambda: later, otp=code)
+        staff_accounts.authenticate(db, "admin1", "not the password", clock=lambda: later, otp=code, box=box)
     staff_accounts.remove_totp(db, "admin1")
     assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: later).username == "admin1"
 

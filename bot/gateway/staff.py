@@ -22,7 +22,7 @@ from bot.gateway.pages import STATIC
 from bot.gateway.ratelimit import client_address
 from bot.guide.answers import fill_facts
 from bot.guide.loader import default_guide
-from bot.handoff import gaps, staff_accounts, texts, tickets
+from bot.handoff import gaps, staff_accounts, texts, tickets, totp
 from bot.handoff.staff_accounts import AccountError, Session
 
 routes = web.RouteTableDef()
@@ -97,6 +97,7 @@ async def login(request: web.Request) -> web.Response:
             body.get("username"),
             body.get("password"),
             otp=body.get("otp"),
+            box=totp.SecretBox(settings.totp_encryption_key),
         )
     except AccountError as exc:
         return json_error("login_failed", str(exc), 401)
