@@ -58,6 +58,8 @@ class Settings:
     action_port: int
     public_url: str
     allowed_origins: tuple[str, ...]
+    # Origins whose pages may use the rasa-webchat socket.io path; empty: the path is off (see socketio_compat).
+    socketio_origins: tuple[str, ...]
     secret_key: str = field(repr=False)
     # Encrypts the staff TOTP secrets at rest (bot.handoff.totp.SecretBox).
     totp_encryption_key: str = field(repr=False)
@@ -127,6 +129,7 @@ def load_settings() -> Settings:
         public_url=public_url,
         # The gateway's own pages (the widget's frame, /chat) always connect from PUBLIC_URL.
         allowed_origins=tuple(dict.fromkeys((public_url, *_list("ALLOWED_ORIGINS", public_url)))),
+        socketio_origins=_list("SOCKETIO_ORIGINS", ""),
         secret_key=secret_key,
         totp_encryption_key=os.environ.get("TOTP_ENCRYPTION_KEY")
         or hashlib.sha256(("totp-encryption:" + secret_key).encode()).hexdigest(),

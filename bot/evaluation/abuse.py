@@ -173,7 +173,12 @@ async def socketio_flood(url: str, tally: Tally, count: int) -> None:
     confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     client.on("bot_uttered", inbox.put_nowait)
     client.on("session_confirm", lambda sid: confirmed.done() or confirmed.set_result(sid))
-    await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    try:
+        await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    except socketio.exceptions.ConnectionError:
+        tally.notes.append("socket.io: path off (SOCKETIO_ORIGINS empty), nothing to flood")
+        await http.close()
+        return
     await client.emit("session_request", {"session_id": None})
     try:
         session = await asyncio.wait_for(confirmed, 10)

@@ -136,7 +136,8 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
         app.cleanup_ctx.append(_retention_loop)
     for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff, insights, calendar_ics):
         app.router.add_routes(module.routes)
-    socketio_compat.attach(app)
+    if settings.socketio_origins:  # off by default: see socketio_compat for why
+        socketio_compat.attach(app)
     return app
 
 
