@@ -4,6 +4,8 @@ redirect, posts only over https to allowed hosts, and carries no applicant conta
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 from datetime import datetime, timezone
@@ -59,6 +61,62 @@ async def test_an_unhandled_error_page_has_the_headers(aiohttp_client, gateway_f
     response = await client.get("/broken")
     assert response.status == 500 and "went wrong" in await response.text()
     assert_secured(response)
+
+
+# Requests aiohttp's parser refuses before any application code runs (its protocol layer answers 400 itself).
+MALFORMED = {
+    "bad request line": b"GARBAGE\r\n\r\n",
+    "bad HTTP version": b"GET / HTTP/9.1\r\nHost: x\r\n\r\n",
+    "bad header": b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    "oversize header": b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+    "oversize request line": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bad Content-Length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n",
+}
+
+
+async def raw_exchange(host: str, port: int, request: bytes) -> tuple[int, dict[str, str]]:
+    """Send bytes over a plain socket; the status and headers of the answer (names lower-cased)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines if ": " in line)
+    return int(status_line.split()[1]), {name.lower(): value for name, value in headers.items()}
+
+
+async def test_aiohttps_own_400s_for_malformed_requests_have_the_headers(gateway) -> None:  # type: ignore[no-untyped-def]
+    from bot.gateway import protocol
+    from bot.gateway.app import create_app
+
+    settings = gateway.app[SETTINGS]
+    # The server as `python -m bot gateway` runs it (bot.gateway.app.run → protocol.run_app → protocol.start).
+    runner = await protocol.start(create_app(settings, retry_in_background=False), "127.0.0.1", 0, shutdown_timeout=1)
+    try:
+        host, port = runner.addresses[0][:2]
+        for name, request in MALFORMED.items():
+            status, headers = await raw_exchange(host, port, request)
+            assert status == 400, name
+            assert headers.get("x-content-type-options") == "nosniff", name
+            assert headers.get("x-frame-options") == "SAMEORIGIN", name
+            assert headers.get("cache-control") == "no-store", name
+            assert "frame-ancestors 'self'" in headers.get("content-security-policy", ""), name
+            assert headers.get("referrer-policy") == "strict-origin-when-cross-origin", name
+        # The same server still answers well-formed requests through the application and its hook.
+        status, headers = await raw_exchange(host, port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status == 200 and headers["x-frame-options"] == "SAMEORIGIN" and "cache-control" not in headers
+    finally:
+        await runner.cleanup()
+    # Control: aiohttp's plain runner (the test server's) gives these 400s none of them, so the requests above
+    # really were refused below the application, where only the gateway's own protocol class adds them.
+    for name, request in MALFORMED.items():
+        status, headers = await raw_exchange(gateway.host, gateway.port, request)
+        assert status == 400 and "x-content-type-options" not in headers, name
 
 
 async def test_staff_data_is_never_cached_and_the_csp_names_only_our_origin(gateway) -> None:  # type: ignore[no-untyped-def]

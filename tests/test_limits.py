@@ -11,7 +11,7 @@ from bot.db.models import LookupAttempt
 from bot.gateway.keys import DB
 from tests.gateway_support import ChatClient
 from tests.test_gateway_cases import add_case, case_form, start
-from tests.test_socketio import Webchat
+from tests.test_socketio import WEBCHAT_SITE, Webchat
 
 
 async def outcome(client: ChatClient, client_id: str) -> str:
@@ -104,7 +104,7 @@ async def test_passport_checks_are_throttled_per_address_before_any_lookup(gatew
 
 
 async def test_socketio_and_websocket_share_the_address_limit(gateway_factory, rasa) -> None:  # type: ignore[no-untyped-def]
-    gateway = await gateway_factory(ADDRESS_MESSAGES_PER_MINUTE="4")
+    gateway = await gateway_factory(ADDRESS_MESSAGES_PER_MINUTE="4", SOCKETIO_ORIGINS=WEBCHAT_SITE)
     client, _ = await connect(gateway)
     for i in range(3):
         await client.send({"type": "message", "id": f"w{i}", "text": "over the websocket"})

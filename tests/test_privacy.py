@@ -16,7 +16,7 @@ from bot.db import Database
 from bot.gateway.keys import DB
 from tests.gateway_support import ChatClient
 from tests.test_gateway_cases import add_case, case_form, start
-from tests.test_socketio import Webchat
+from tests.test_socketio import WEBCHAT_SITE, Webchat
 
 PASSPORT = "E12345678"
 # Passports in the shapes applicants have (8 digits, three letters + 7 digits, letter + 8, lower case, spaced).
@@ -119,7 +119,8 @@ async def test_a_resend_after_a_failed_insert_is_still_masked_and_checked(gatewa
     assert_nowhere([PASSPORT], everything(gateway.app[DB], caplog), rasa)
 
 
-async def test_socketio_path_masks_the_same_way(gateway, rasa, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_socketio_path_masks_the_same_way(gateway_factory, rasa, caplog) -> None:  # type: ignore[no-untyped-def]
+    gateway = await gateway_factory(SOCKETIO_ORIGINS=WEBCHAT_SITE)
     caplog.set_level(logging.DEBUG)
     add_case(gateway)
     rasa.reply = case_form

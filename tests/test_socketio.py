@@ -1,15 +1,25 @@
-"""The socket.io endpoint speaks Rasa's socket.io channel protocol (what rasa-webchat uses), handoff included."""
+"""The socket.io endpoint speaks Rasa's socket.io channel protocol (what rasa-webchat uses), handoff included;
+it is off unless SOCKETIO_ORIGINS names the sites that may use it, and only those origins can."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 import socketio
 
 from bot.conversations import store
 from bot.gateway.keys import DB
 from bot.handoff import staff_accounts, tickets
 from tests.gateway_support import eventually
+
+# A site that runs rasa-webchat (in its own page, so its session id is readable there): opted in by name.
+WEBCHAT_SITE = "https://webchat.example.gov.cn"
+
+
+@pytest.fixture
+async def gateway(gateway_factory):  # type: ignore[no-untyped-def]
+    return await gateway_factory(SOCKETIO_ORIGINS=WEBCHAT_SITE)
 
 
 class Webchat:
@@ -83,3 +93,23 @@ async def test_staff_replies_reach_webchat_during_a_handoff(gateway, rasa) -> No
     await gateway.app[CHAT].publisher.publish(events)
     assert (await chat.next())["text"] == "Liu Yang: Yes, Liu Yang here."
     await chat.client.disconnect()
+
+
+HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
+
+
+async def test_the_socketio_path_is_off_by_default(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """The widget's embedders (ALLOWED_ORIGINS) frame it, where the token is out of the page's reach; that does
+    not open the path on which the host page holds the token."""
+    default = await gateway_factory()
+    response = await default.get(HANDSHAKE, headers={"Origin": "https://bureau.example.gov.cn"})
+    assert response.status == 404
+
+
+async def test_only_the_listed_sites_may_open_a_socketio_session(gateway) -> None:  # type: ignore[no-untyped-def]
+    listed = await gateway.get(HANDSHAKE, headers={"Origin": WEBCHAT_SITE})
+    assert listed.status == 200 and '"sid"' in await listed.text()
+    assert listed.headers.get("Access-Control-Allow-Origin") == WEBCHAT_SITE
+    for other in ("https://bureau.example.gov.cn", "https://evil.example"):  # a widget embedder is not enough
+        refused = await gateway.get(HANDSHAKE, headers={"Origin": other})
+        assert refused.status == 400, other

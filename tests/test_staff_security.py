@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from bot.db import Database
 from bot.db.models import StaffSession
 from bot.gateway.keys import DB, SETTINGS
-from bot.handoff import staff_accounts
+from bot.handoff import staff_accounts, totp
 from bot.handoff.staff_accounts import AccountError
 
 PASSWORD = "correct horse battery"
@@ -133,19 +133,21 @@ def test_csrf_comparison(db: Database) -> None:
 
 def test_a_one_time_code_is_needed_once_enrolled_and_is_never_accepted_twice(db: Database) -> None:
     staff_accounts.create_staff(db, "admin1", "Admin", PASSWORD, "admin")
-    secret = staff_accounts.enrol_totp(db, "admin1")
+    box = totp.SecretBox("test key for the one-time codes")
+    secret = staff_accounts.enrol_totp(db, "admin1", box)
     code = pyotp.TOTP(secret).at(NOW)
     for missing in (None, "", "000000" if code != "000000" else "111111", "12345a"):
         with pytest.raises(AccountError):
-            staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=missing)
+            staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=missing, box=box)
     staff_accounts.set_password(db, "admin1", PASSWORD)  # clears the failures above (they count like passwords)
-    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=code).role == "admin"
+    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW, otp=code, box=box).role == "admin"
     with pytest.raises(AccountError):  # replayed
-        staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW + timedelta(seconds=5), otp=code)
+        staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: NOW + timedelta(seconds=5), otp=code, box=box)
     later = NOW + timedelta(seconds=30)
-    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: later, otp=pyotp.TOTP(secret).at(later))
+    fresh = pyotp.TOTP(secret).at(later)
+    assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: later, otp=fresh, box=box)
     with pytest.raises(AccountError):  # a right code with a wrong password
-        staff_accounts.authenticate(db, "admin1", "not the password", clock=lambda: later, otp=code)
+        staff_accounts.authenticate(db, "admin1", "not the password", clock=lambda: later, otp=code, box=box)
     staff_accounts.remove_totp(db, "admin1")
     assert staff_accounts.authenticate(db, "admin1", PASSWORD, clock=lambda: later).username == "admin1"
 
@@ -184,6 +186,36 @@ async def test_logins_from_one_address_are_throttled(gateway_factory) -> None:  
         statuses.append(response.status)
     assert statuses == [401, 401, 401, 429]
     assert "Too many login attempts" in (await response.json())["message"]
+
+
+async def test_the_login_throttle_honours_trusted_proxies_only(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    """Behind a trusted proxy each forwarded client has its own count (an office is not locked out by another);
+    from any other peer, X-Forwarded-For is the client's own claim and cannot buy fresh attempts."""
+
+    async def statuses(gateway, forwarded: list[str]) -> list[int]:  # type: ignore[no-untyped-def]
+        out = []
+        for address in forwarded:
+            body = {"username": "nobody", "password": PASSWORD}
+            response = await gateway.post("/staff/login", json=body, headers={"X-Forwarded-For": address})
+            out.append(response.status)
+        return out
+
+    # The test client connects from 127.0.0.1: here that is the load balancer.
+    trusted = await gateway_factory(STAFF_LOGIN_ATTEMPTS_PER_ADDRESS="2", TRUSTED_PROXIES="127.0.0.1")
+    assert await statuses(trusted, ["203.0.113.5"] * 3) == [401, 401, 429]
+    assert await statuses(trusted, ["198.51.100.9", "198.51.100.9"]) == [401, 401]  # another client behind it
+    # A client may prepend hops of its own; the proxy's (last) entry is the one that counts.
+    assert await statuses(trusted, ["10.9.9.9, 203.0.113.5"]) == [429]
+
+
+async def test_the_login_throttle_ignores_forwarding_from_untrusted_peers(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    untrusted = await gateway_factory(STAFF_LOGIN_ATTEMPTS_PER_ADDRESS="2", TRUSTED_PROXIES="192.0.2.1")
+    statuses = []
+    for address in ("203.0.113.5", "198.51.100.9", "192.0.2.77"):  # a new claimed address each time
+        body = {"username": "nobody", "password": PASSWORD}
+        response = await untrusted.post("/staff/login", json=body, headers={"X-Forwarded-For": address})
+        statuses.append(response.status)
+    assert statuses == [401, 401, 429]  # all counted on the real peer, 127.0.0.1
 
 
 async def test_a_password_change_logs_the_console_out(gateway) -> None:  # type: ignore[no-untyped-def]

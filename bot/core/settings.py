@@ -5,6 +5,7 @@ Every variable here is listed in the README's configuration table; `tests/test_s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -57,7 +58,11 @@ class Settings:
     action_port: int
     public_url: str
     allowed_origins: tuple[str, ...]
+    # Origins whose pages may use the rasa-webchat socket.io path; empty: the path is off (see socketio_compat).
+    socketio_origins: tuple[str, ...]
     secret_key: str = field(repr=False)
+    # Encrypts the staff TOTP secrets at rest (bot.handoff.totp.SecretBox).
+    totp_encryption_key: str = field(repr=False)
     model_path: Path
     # How many user turns of a conversation Rasa loads per message (policies look at far fewer).
     tracker_window_turns: int
@@ -109,6 +114,7 @@ def load_settings() -> Settings:
     rasa_port = _int("RASA_PORT", 5005)
     action_port = _int("ACTION_PORT", 5055)
     public_url = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{gateway_port}").rstrip("/")
+    secret_key = _secret_key(var_dir)
     return Settings(
         var_dir=var_dir,
         database_url=os.environ.get("DATABASE_URL", f"sqlite:///{var_dir / 'etown.db'}"),
@@ -123,7 +129,10 @@ def load_settings() -> Settings:
         public_url=public_url,
         # The gateway's own pages (the widget's frame, /chat) always connect from PUBLIC_URL.
         allowed_origins=tuple(dict.fromkeys((public_url, *_list("ALLOWED_ORIGINS", public_url)))),
-        secret_key=_secret_key(var_dir),
+        socketio_origins=_list("SOCKETIO_ORIGINS", ""),
+        secret_key=secret_key,
+        totp_encryption_key=os.environ.get("TOTP_ENCRYPTION_KEY")
+        or hashlib.sha256(("totp-encryption:" + secret_key).encode()).hexdigest(),
         model_path=Path(os.environ.get("MODEL_PATH", PROJECT_ROOT / "models" / "etown.tar.gz")),
         tracker_window_turns=_int("TRACKER_WINDOW_TURNS", 5),
         max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),

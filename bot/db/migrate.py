@@ -17,7 +17,11 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", totp_encryption_key: str | None = None) -> None:
+    """`totp_encryption_key` seals existing TOTP secrets (0006); by default the one settings give."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+    config = alembic_config(url)
+    if totp_encryption_key:
+        config.attributes["totp_encryption_key"] = totp_encryption_key
+    command.upgrade(config, revision)

@@ -265,7 +265,7 @@ class StaffUser(Base):
     locked_until = sa.Column(UtcDateTime, nullable=True)
     created_at = sa.Column(UtcDateTime, nullable=False, default=utcnow)
     # Optional second factor (RFC 6238 TOTP, enrolled from the CLI); the last accepted time step refuses replays.
-    totp_secret = sa.Column(sa.String(64), nullable=True)
+    totp_secret = sa.Column(sa.String(255), nullable=True)  # sealed: bot.handoff.totp.SecretBox
     totp_last_step = sa.Column(sa.BigInteger, nullable=True)
 
     __table_args__ = (sa.CheckConstraint(f"role IN {STAFF_ROLES}", name="ck_staff_users_role"),)

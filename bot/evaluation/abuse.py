@@ -179,7 +179,12 @@ async def socketio_flood(url: str, tally: Tally, count: int) -> None:
             confirmed.set_result(sid)
 
     client.on("session_confirm", on_confirm)
-    await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    try:
+        await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    except socketio.exceptions.ConnectionError:
+        tally.notes.append("socket.io: path off (SOCKETIO_ORIGINS empty), nothing to flood")
+        await http.close()
+        return
     await client.emit("session_request", {"session_id": None})
     try:
         session = await asyncio.wait_for(confirmed, 10)

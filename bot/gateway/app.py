@@ -24,6 +24,7 @@ from bot.gateway import (
     insights,
     middleware,
     pages,
+    protocol,
     socketio_compat,
     staff,
     transcript_api,
@@ -128,18 +129,18 @@ def create_app(settings: Settings, *, retry_in_background: bool = True) -> web.A
             app.cleanup_ctx.append(_every(RETENTION_INTERVAL_S, "retention job", _retention))
     for module in (pages, health, ws, transcript_api, cases_api, checklist_page, staff, insights, calendar_ics):
         app.router.add_routes(module.routes)
-    socketio_compat.attach(app)
+    if settings.socketio_origins:  # off by default: see socketio_compat for why
+        socketio_compat.attach(app)
     return app
 
 
 def run(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s gateway %(levelname)s %(name)s: %(message)s")
-    web.run_app(
+    # protocol.run_app is web.run_app with a runner whose own 400s (unparseable requests) carry the headers too.
+    protocol.run_app(
         create_app(settings),
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        print=None,
-        access_log=None,
+        settings.gateway_host,
+        settings.gateway_port,
         # On SIGTERM, open WebSockets would hold the shutdown for 60 s; browsers reconnect to the next gateway.
         shutdown_timeout=3.0,
     )

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.core.errors import ServiceError
+from bot.core.settings import Settings
 from bot.gateway.keys import SETTINGS
 
 log = logging.getLogger(__name__)
@@ -59,20 +60,29 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.Response(status=500, text="Something went wrong on our side.")
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """On every response the application sends (an `on_response_prepare` hook, so error pages, aiohttp's own
-    HTTP exceptions, files and WebSocket handshakes get them too, whichever middleware or handler made them)."""
-    settings = request.app[SETTINGS]
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if request.path == WIDGET_FRAME_PATH:
+def baseline_headers(settings: Settings, path: str | None) -> dict[str, str]:
+    """The security headers of a response to `path`; None for a request aiohttp could not even parse (its own
+    400 page, see bot.gateway.protocol), which gets the strictest set: not frameable, no script, no cache."""
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+    if path == WIDGET_FRAME_PATH:
         embedders = tuple(o for o in settings.allowed_origins if o != settings.public_url)  # 'self' says that one
         ancestors = ("*",) if "*" in embedders else ("'self'", *embedders)
-        headers.setdefault("Content-Security-Policy", content_security_policy(settings.public_url, ancestors))
+        headers["Content-Security-Policy"] = content_security_policy(settings.public_url, ancestors)
     else:
-        headers.setdefault("Content-Security-Policy", content_security_policy(settings.public_url))
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    if request.path.startswith(NO_STORE_PREFIXES):
+        headers["Content-Security-Policy"] = content_security_policy(settings.public_url)
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    if path is None or path.startswith(NO_STORE_PREFIXES):
         # Staff pages and data (transcripts, cases) never stay in a browser's or a proxy's cache.
         headers["Cache-Control"] = "no-store"
+    return headers
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response the application sends (an `on_response_prepare` hook, so error pages, aiohttp's own
+    HTTP exceptions, files and WebSocket handshakes get them too, whichever middleware or handler made them).
+    A handler's own value wins, except Cache-Control, which staff paths always get as no-store."""
+    for name, value in baseline_headers(request.app[SETTINGS], request.path).items():
+        if name == "Cache-Control":
+            response.headers[name] = value
+        else:
+            response.headers.setdefault(name, value)

@@ -4,7 +4,13 @@ session_request {session_id} → session_confirm <id>; user_uttered {message, cu
 messages ({"text"}, {"text", "quick_replies"}, custom payloads as {"custom"}). The session id is the gateway's
 conversation id (session persistence), so a reload resumes, and staff replies during a handoff arrive as
 bot_uttered like any other message. Everything goes through the same ChatService as the WebSocket widget:
-stored before it is handled, checked, masked, routed to Rasa or to staff."""
+stored before it is handled, checked, masked, routed to Rasa or to staff.
+
+Off unless SOCKETIO_ORIGINS lists the sites allowed to use it. rasa-webchat runs in the host page itself, not in
+the gateway's iframe: its session id, which is this conversation's bearer token (resume, export, delete), sits in
+the host page's storage, and what the applicant types is in the host page's DOM, where every script of that page
+(an analytics tag, an XSS elsewhere on the site) can read it. The widget keeps both in the gateway's own origin; a
+site should opt into this path knowingly, so ALLOWED_ORIGINS (who may frame the widget) does not grant it."""
 
 from __future__ import annotations
 
@@ -49,7 +55,8 @@ def rasa_socketio_messages(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 def attach(app: web.Application) -> socketio.AsyncServer:
     settings = app[SETTINGS]
-    origins: Any = "*" if "*" in settings.allowed_origins else list(settings.allowed_origins)
+    # Browsers send Origin on the handshake; engine.io refuses one not listed (a script elsewhere cannot use it).
+    origins: Any = "*" if "*" in settings.socketio_origins else list(settings.socketio_origins)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=origins,

@@ -17,13 +17,14 @@ from bot.cases import service as case_service
 from bot.cases.service import CaseError
 from bot.conversations import store
 from bot.conversations.events import Typing
+from bot.conversations.limits import client_address
 from bot.conversations.publisher import STAFF_TOPIC
 from bot.gateway.http import json_body, json_error, json_exception
 from bot.gateway.keys import CHAT, DB, SETTINGS
 from bot.gateway.pages import STATIC
 from bot.guide.answers import fill_facts
 from bot.guide.loader import default_guide
-from bot.handoff import gaps, staff_accounts, tickets
+from bot.handoff import gaps, staff_accounts, tickets, totp
 from bot.handoff.staff_accounts import AccountError, Session
 
 routes = web.RouteTableDef()
@@ -84,7 +85,7 @@ async def login(request: web.Request) -> web.Response:
     allowed = await asyncio.to_thread(
         staff_accounts.throttle_address,
         request.app[DB],
-        request.remote or "",
+        client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies),
         settings.staff_login_attempts_per_address,
     )
     if not allowed:
@@ -98,6 +99,7 @@ async def login(request: web.Request) -> web.Response:
             body.get("username"),
             body.get("password"),
             otp=body.get("otp"),
+            box=totp.SecretBox(settings.totp_encryption_key),
         )
     except AccountError as exc:
         return json_error("login_failed", str(exc), 401)

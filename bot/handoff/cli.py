@@ -26,7 +26,8 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def staff_command(args: argparse.Namespace) -> int:
-    db = Database(load_settings().database_url)
+    settings = load_settings()
+    db = Database(settings.database_url)
     try:
         if args.action == "create":
             staff = staff_accounts.create_staff(
@@ -34,7 +35,7 @@ def staff_command(args: argparse.Namespace) -> int:
             )
             print(f"created {staff.role} {staff.username}")
         elif args.action == "totp-enrol":
-            secret = staff_accounts.enrol_totp(db, args.username)
+            secret = staff_accounts.enrol_totp(db, args.username, totp.SecretBox(settings.totp_encryption_key))
             print("Add this account to an authenticator app; from now on a login needs its 6-digit code.")
             print(f"  secret: {secret}")
             print(f"  URI:    {totp.provisioning_uri(secret, args.username.strip().lower())}")

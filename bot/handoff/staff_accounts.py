@@ -5,6 +5,7 @@ cookie token is stored) with a per-session CSRF token, an idle timeout, and all 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from bot.db import Database
 from bot.db.models import STAFF_ROLES, StaffLoginThrottle, StaffSession, StaffUser, UtcDateTime, utcnow
 from bot.handoff import totp
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -120,12 +122,18 @@ def _reserve_attempt(db: Database, username: str, now: datetime) -> int | None:
 
 
 def authenticate(
-    db: Database, username: object, password: object, clock: Clock = utcnow, otp: str | None = None
+    db: Database,
+    username: object,
+    password: object,
+    clock: Clock = utcnow,
+    otp: str | None = None,
+    box: totp.SecretBox | None = None,
 ) -> Staff:
     """The staff member, or AccountError with one message for every failure (no hint whether the name exists,
     the account is locked, or only the one-time code was wrong). The name and password are the request's raw JSON
-    values, checked here. Every attempt is counted before the password is
-    checked; a success clears the count."""
+    values, checked here. Every attempt is counted before the password is checked; a success clears the count.
+    `box` opens an enrolled account's TOTP secret: without it, or with a key that cannot open it, such an account
+    cannot log in (refused, never let in without its code)."""
     now = clock()
     failure = AccountError("Wrong username or password (or one-time code), or the account is locked for a while.")
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 500:
@@ -142,7 +150,12 @@ def authenticate(
         raise failure
     success = sa.update(StaffUser).where(StaffUser.id == user.id).execution_options(synchronize_session=False)
     if user.totp_secret:
-        step = totp.accepted_step(user.totp_secret, otp, now, user.totp_last_step)
+        try:
+            secret = _open_secret(box, user.totp_secret, user.id)
+        except totp.SecretUnreadable as exc:
+            log.error("staff %s: one-time code not checkable (%s); login refused", user.id, exc)
+            raise failure from exc
+        step = totp.accepted_step(secret, otp, now, user.totp_last_step)
         if step is None:
             raise failure
         # Only if no other login used this step (or a later one) meanwhile: a code is accepted once, even in parallel.
@@ -154,17 +167,27 @@ def authenticate(
     return Staff(user.id, user.username, user.display_name, user.role)
 
 
-def enrol_totp(db: Database, username: str) -> str:
-    """A new TOTP secret for the account (returned once, for the authenticator app); logins then need a code."""
+def _open_secret(box: totp.SecretBox | None, stored: str, user_id: int) -> str:
+    if box is None:
+        raise totp.SecretUnreadable("no TOTP encryption key given")
+    return box.open(stored, user_id)
+
+
+def enrol_totp(db: Database, username: str, box: totp.SecretBox) -> str:
+    """A new TOTP secret for the account (returned once, for the authenticator app, and stored only sealed);
+    logins then need a code."""
     secret = totp.new_secret()
     with db.transaction() as session:
-        changed = session.execute(
+        user_id = session.execute(
+            sa.select(StaffUser.id).where(StaffUser.username == username.strip().lower())
+        ).scalar_one_or_none()
+        if user_id is None:
+            raise AccountError(f"no staff member {username!r}")
+        session.execute(
             sa.update(StaffUser)
-            .where(StaffUser.username == username.strip().lower())
-            .values(totp_secret=secret, totp_last_step=None)
-        ).rowcount
-    if not changed:
-        raise AccountError(f"no staff member {username!r}")
+            .where(StaffUser.id == user_id)
+            .values(totp_secret=box.seal(secret, user_id), totp_last_step=None)
+        )
     return secret
 
 
