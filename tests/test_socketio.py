@@ -52,7 +52,7 @@ async def test_session_and_messages_follow_rasas_protocol(gateway, rasa) -> None
     chat = Webchat()
     session = await chat.start(url, transports=["polling", "websocket"])
     assert len(session) == 48
-    await chat.say(session, "hello <b>there</b>", {"language": "zh"})
+    await chat.say(session, "hello <b>there</b>", {"language": "zh-CN"})  # a locale names the choice too
     reply = await chat.next()
     assert reply["text"] == "bot: hello <b>there</b>"
     assert reply["quick_replies"] == [{"content_type": "text", "title": "Fees", "payload": '/faq{"section": "fees"}'}]

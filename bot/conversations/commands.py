@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversations import texts
 from bot.conversations.store import ConversationInfo, StoredMessage
 from bot.core import payload as contract
-from bot.nlu.language import detect_language, normalize_language
+from bot.nlu.language import normalize_language, reply_language
+from bot.texts import t
 
 _LANG_COMMAND = re.compile(r"^/(?:lang|language|语言)\s*(\S*)\s*$", re.IGNORECASE)
 Reply = tuple[str, dict[str, Any] | None]
@@ -59,13 +59,17 @@ def language_command(conversation: ConversationInfo, message: StoredMessage) -> 
     if not match:
         return None
     wanted = match.group(1).lower()
-    current = conversation.language_choice or conversation.language or detect_language(message.text) or "en"
+    # The command's own words ("/lang", "/语言") say nothing of the user's language (detect_language skips text
+    # that starts with "/", and stored text is trimmed), so this is the choice so far, else the conversation's.
+    current = reply_language(conversation.language_choice, message.text, conversation.language)
     if wanted in ("auto", "自动"):
-        return Answered([(texts.LANGUAGE_AUTO[current], {"custom": contract.language(None)})], choice="")
+        auto = t("conversations.language.auto", current)
+        return Answered([(auto, {"custom": contract.language(None)})], choice="")
     language = normalize_language(wanted)
     if language is None:
-        return Answered([(texts.LANGUAGE_HELP[current], None)])
-    return Answered([(texts.LANGUAGE_SET[language], {"custom": contract.language(language)})], language)
+        return Answered([(t("conversations.language.help", current), None)])
+    chosen = t("conversations.language.set", language)
+    return Answered([(chosen, {"custom": contract.language(language)})], language)
 
 
 def outcome_command(outcome: str, token: str | None) -> str:

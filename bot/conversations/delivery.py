@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
 from bot.cases import checks
-from bot.conversations import events, store, texts
+from bot.conversations import events, store
 from bot.conversations.commands import Reply, language_command, neutralize, with_language
 from bot.conversations.events import STAFF_STATES, Event, MessageAdded, Notice, Typing
 from bot.conversations.hub import Hub
@@ -27,9 +27,10 @@ from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.handoff import tickets
-from bot.nlu.language import detect_language
+from bot.nlu.language import detect_language, reply_language
 from bot.rasa.client import RasaClient, RasaUnavailable, bot_items
 from bot.rasa.endpoints import rasa_token
+from bot.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,9 @@ class Delivery:
             metadata["language"] = conversation.language_choice
         if isinstance(internal, str):
             # Rasa reads a payload without running language detection: say the conversation's language in it.
+            # Deliberately not reply_language(): the stored text of a payload is its label, the bot's words
+            # ("Talk to a person · 转人工" reads as English), not the user's; and while no language is known none
+            # is claimed (no default), so the slot stays empty until the user types. Same order otherwise.
             text = with_language(internal, conversation.language_choice or conversation.language)
         else:
             text = neutralize(message.text)
@@ -130,10 +134,9 @@ class Delivery:
             self.metrics.bot_error(exc)
             said: list[Event] = [Typing(conversation.id, "bot", False)]
             if first_attempt:
-                language = (
-                    conversation.language_choice or detect_language(message.text) or conversation.language or "en"
-                )
-                said.append(Notice(conversation.id, "bot_unavailable", texts.UNAVAILABLE[language], message.seq))
+                language = reply_language(conversation.language_choice, message.text, conversation.language)
+                notice = t("conversations.unavailable", language)
+                said.append(Notice(conversation.id, "bot_unavailable", notice, message.seq))
             await self.publisher.publish(said)
             return False
         self.metrics.turn(bot_items(replies), time.perf_counter() - sent_at)

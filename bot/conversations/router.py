@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.cases import checks, lookup
 from bot.cases.identifiers import mask_identifiers, mask_passports, plausible_number
-from bot.conversations import store, texts
+from bot.conversations import store
 from bot.conversations.delivery import Delivery
 from bot.conversations.events import MessageAdded
 from bot.conversations.hub import Hub
@@ -29,8 +29,14 @@ from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.db import Database
 from bot.rasa.client import RasaClient
+from bot.texts import both
 
 HANDOFF_COMMAND = "/human_handoff"
+
+
+def passport_hidden() -> str:
+    """What the transcript shows for a passport number, in both languages: the number itself never is."""
+    return "🔒 " + both("conversations.passport_hidden")
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ class ChatService:
         if len(passport) > 40:
             raise TextRejected("too_long", "That is too long for a passport number.")
         await self._admit_lookup(client)
-        return await self._verify(conversation, check, passport, texts.HIDDEN_PASSPORT, client_id)
+        return await self._verify(conversation, check, passport, passport_hidden(), client_id)
 
     async def _verify(
         self, conversation: ConversationInfo, check: checks.CheckView, passport: str, shown: str, client_id: str | None

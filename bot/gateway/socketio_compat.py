@@ -26,6 +26,7 @@ from bot.conversations.input_checks import TextRejected
 from bot.conversations.limits import client_address
 from bot.conversations.router import ChatService, Client
 from bot.gateway.keys import CHAT, SETTINGS
+from bot.nlu.language import normalize_language
 
 log = logging.getLogger(__name__)
 USER_EVENT = "user_uttered"
@@ -134,8 +135,10 @@ def attach(app: web.Application) -> socketio.AsyncServer:
             await service.admit_frame(conversation.id, client)
             raw_custom = data.get("customData")
             custom: dict[str, Any] = raw_custom if isinstance(raw_custom, dict) else {}
-            if custom.get("language") in ("en", "zh") and custom.get("language") != conversation.language_choice:
-                await service.set_language_choice(conversation.id, custom["language"])
+            # the widget's language switch is an explicit choice, read like the WebSocket's set_language
+            chosen = normalize_language(custom.get("language"))
+            if chosen is not None and chosen != conversation.language_choice:
+                await service.set_language_choice(conversation.id, chosen)
             if isinstance(text, str) and len(text) > service.settings.max_message_chars * 4:
                 raise TextRejected("too_long", "The message is too long.")
             try:

@@ -26,6 +26,7 @@ from bot.guide.answers import fill_facts
 from bot.guide.loader import default_guide
 from bot.handoff import gaps, staff_accounts, tickets, totp
 from bot.handoff.staff_accounts import AccountError, Session
+from bot.nlu.language import reply_language
 
 routes = web.RouteTableDef()
 COOKIE = "etown_staff"
@@ -244,7 +245,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def sections(request: web.Request) -> web.Response:
     """Guide sections to insert as a reply, in the ticket's language, filtered by a search text."""
     await _staff(request)
-    lang = "zh" if request.query.get("lang") == "zh" else "en"
+    lang = reply_language(explicit=request.query.get("lang"))  # the console sends the ticket's language
     query = (request.query.get("q") or "").strip().lower()[:100]
     guide = await asyncio.to_thread(default_guide)  # the first call loads knowledge/ (seconds): not on the event loop
     found = []

@@ -34,6 +34,7 @@ from bot.conversations.store import ConversationInfo
 from bot.core.errors import ServiceError
 from bot.gateway.keys import CHAT, SETTINGS
 from bot.nlu.language import normalize_language
+from bot.texts import both
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -44,7 +45,6 @@ MAX_FRAME_BYTES = 64 * 1024
 HARD_FRAME_BYTES = 256 * 1024
 HELLO_TIMEOUT_S = 15
 MAX_CLIENT_ID = 64
-HANDOFF_LABEL = "Talk to a person · 转人工"
 FEEDBACK_LABELS = {"up": "👍", "down": "👎"}
 
 
@@ -210,7 +210,7 @@ class ChatConnection:
         return self.chat.accept_verification(self.conversation, frame.get("passport"), client_id, self.client)
 
     def _handoff(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
-        return self._control(client_id, HANDOFF_COMMAND, HANDOFF_LABEL, {})
+        return self._control(client_id, HANDOFF_COMMAND, both("handoff.talk_to_person"), {})
 
     def _feedback(self, frame: dict[str, Any], client_id: str | None) -> Awaitable[Accepted]:
         """Thumbs up or down on an answer; a thumbs-down tells the bot the answer did not help (it offers a person)."""
