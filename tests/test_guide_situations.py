@@ -46,6 +46,9 @@ def parse(text: str, *ranked: tuple[str, float]) -> dict[str, Any]:
         ("用旅游签在这边打工会怎样", "illegal_work"),
         ("work permit的延期要多久", None),
         ("用人单位倒闭了，外国人的工作许可怎么办", "no_published_rule"),
+        ("I changed jobs but the permit still shows the old company, what could happen to me?", "consequences"),
+        ("换了单位没换证，还在新公司上班，会有什么后果", "consequences"),
+        ("我被fire了，school拖着不办cancellation", "employer_dispute"),
     ],
 )
 def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +72,9 @@ def test_ordinary_questions_do_not_call_for_a_person(guide, text: str) -> None: 
 
 def test_every_cue_group_says_why_and_where_its_words_come_from(guide) -> None:  # type: ignore[no-untyped-def]
     groups = {g.id: g for g in guide.situations.person}
-    assert {"employer_dispute", "refusal", "overstay", "illegal_work", "no_published_rule"} <= set(groups)
+    assert {"employer_dispute", "refusal", "overstay", "illegal_work", "consequences", "no_published_rule"} <= set(
+        groups
+    )
     for group in groups.values():
         assert group.reason and group.sources and all(s.url.startswith("http") for s in group.sources)
 
@@ -80,13 +85,26 @@ def test_a_person_situation_is_answered_and_offers_staff_first_in_and_out_of_hou
     decision, reply = answers.respond(guide, ranked, "en", staff=StaffAvailability(open=True))
     assert decision.kind == "answer" and decision.sections == ("change_employer",)
     assert reply.buttons[0] == PERSON and reply.custom["needs_staff"]
-    assert "now" in reply.custom["note"] and reply.custom["note"] in reply.text
+    assert "with you now" in reply.custom["note"] and reply.custom["note"] in reply.text
     # Out of hours the same offer says when staff reply (Beijing time).
     later = StaffAvailability(open=False, next_open=datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))
     _, closed = answers.respond(guide, ranked, "en", staff=later)
     assert closed.buttons[0] == PERSON and "Wednesday 02 December, 09:00 Beijing time" in closed.custom["note"]
     _, zh = answers.respond(guide, parse("公司扣着我的护照不还", ("change_employer", 0.8)), "zh", staff=later)
     assert zh.buttons[0] == PERSON_ZH and "12月2日 09:00（北京时间）" in zh.custom["note"]
+
+
+def test_a_runner_up_that_needs_a_person_offers_one(guide) -> None:  # type: ignore[no-untyped-def]
+    # No cue word, but the ranking finds a dispute section plausible: the post may describe one.
+    ranked = parse(
+        "the new school asked for my old permit to be closed first", ("change_employer", 0.6), ("employer_dispute", 0.2)
+    )
+    decision, reply = answers.respond(guide, ranked, "en")
+    assert decision.related == ("employer_dispute",) and reply.buttons[0] == PERSON
+    calm = parse(
+        "the new school asked for my old permit to be closed first", ("change_employer", 0.6), ("cancellation", 0.2)
+    )
+    assert PERSON not in answers.respond(guide, calm, "en")[1].buttons
 
 
 def test_every_which_one_menu_and_the_rephrase_offer_a_person(guide) -> None:  # type: ignore[no-untyped-def]

@@ -318,6 +318,8 @@ def respond(
         decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)
         related = tuple(guide.sections[sid] for sid in decision.related)
+        # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one: offer staff.
+        person = person or any(s.handoff for s in related)
         return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated)
     if decision.kind == "clarify":
         return decision, clarify(guide, decision.sections, lang, offer_person=person)

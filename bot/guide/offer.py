@@ -15,13 +15,14 @@ from bot.guide.models import Distinction, GuideSection, Slot
 
 TEXTS = {
     "staff_now": {
-        "en": "Your situation needs a person: press “Talk to a person” and a staff member can look at it with you now.",
-        "zh": "您的情况需要工作人员处理：请点击“转人工”，工作人员可以现在就和您一起看。",
+        "en": "A case like yours is best looked at by a person: press “Talk to a person” and a staff member can go "
+        "through it with you now.",
+        "zh": "您这样的情况最好由工作人员来看：请点击“转人工”，工作人员现在就可以和您一起核对。",
     },
     "staff_later": {
-        "en": "Your situation needs a person. Staff are not in now; press “Talk to a person” to leave your question, "
-        "and they reply from {when}.",
-        "zh": "您的情况需要工作人员处理。工作人员目前不在线，请点击“转人工”留下问题，工作人员将于{when}起回复。",
+        "en": "A case like yours is best looked at by a person. Staff are not in now: press “Talk to a person” to "
+        "leave your question, and they reply from {when}.",
+        "zh": "您这样的情况最好由工作人员来看。工作人员目前不在线：请点击“转人工”留下问题，工作人员将于{when}起回复。",
     },
 }
 
