@@ -202,3 +202,13 @@ def test_the_loader_reports_broken_situations(knowledge: Path) -> None:
         load_guide(knowledge)
     problems = "\n".join(error.value.problems)
     assert "'dispute(('" in problems and "no_such_section" in problems and "now called `handoff`" in problems
+
+
+def test_a_later_section_of_a_long_post_also_opens_with_the_askers_case(guide) -> None:  # type: ignore[no-untyped-def]
+    text = "My wife is Chinese. How do I change employer, and which visa does the family need?"
+    parts = {"parts": [{"text": "which visa does the family need", "ranking": [["family_visas", 0.8]]}]}
+    ranked = parse(text, ("change_employer", 0.7), ("family_visas", 0.1))
+    ranked["response_selector"]["faq"].update(parts)
+    decision, reply = answers.respond(guide, ranked, "en")
+    assert decision.sections == ("change_employer", "family_visas")
+    assert "Q visa" in reply.custom["blocks"][1]["key_fact"] and "Q visa" not in reply.custom["blocks"][0]["key_fact"]

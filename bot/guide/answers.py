@@ -233,6 +233,7 @@ def answer(
     offer_person: bool = False,
     staff: StaffAvailability | None = None,
     situated: Situated | None = None,
+    key_facts: dict[str, Localized] | None = None,
 ) -> Reply:
     """The answer to a question (and, for a long post, up to two more sections), key fact first.
 
@@ -241,8 +242,10 @@ def answer(
     procedure's checklist, then the runners-up as related questions.
     """
     sections = (section, *more)
-    key_fact = situated.key_fact if situated else None
-    blocks = [_section_block(guide, s, lang, key_fact if i == 0 else None) for i, s in enumerate(sections)]
+    key_facts = dict(key_facts or {})
+    if situated and situated.key_fact:
+        key_facts[section.id] = situated.key_fact
+    blocks = [_section_block(guide, s, lang, key_facts.get(s.id)) for s in sections]
     parts: list[str] = []
     for block in blocks:
         parts += [f"**{block['title']}**", block["key_fact"]]
@@ -320,7 +323,9 @@ def respond(
         related = tuple(guide.sections[sid] for sid in decision.related)
         # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one: offer staff.
         person = person or any(s.handoff for s in related)
-        return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated)
+        # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
+        cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
+        return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases)
     if decision.kind == "clarify":
         return decision, clarify(guide, decision.sections, lang, offer_person=person)
     return decision, not_covered(lang)
