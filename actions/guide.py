@@ -10,8 +10,20 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of, send
 from actions.context import ActionFollowUp, after_guide_answer, context_can_answer, follows_a_procedure
+from bot.core.settings import load_settings
+from bot.db.models import utcnow
 from bot.guide import answers
 from bot.guide.loader import default_guide
+from bot.guide.offer import StaffAvailability, parse_situation
+from bot.guide.situation import needs_person
+from bot.handoff.office_hours import OfficeHours
+
+
+def staff_availability() -> StaffAvailability:
+    """Whether staff answer live now (OFFICE_HOURS), so a person offered out of hours says when they reply."""
+    now = utcnow()
+    hours = OfficeHours.parse(load_settings().office_hours)
+    return StaffAvailability(open=hours.is_open(now), next_open=hours.next_open(now))
 
 
 class ActionAnswerGuide(Action):
@@ -33,7 +45,9 @@ async def answer_guide_question(
     lang = language_of(tracker)
     chosen = next(tracker.get_latest_entity_values("section"), None)
     latest = tracker.latest_message or {}
-    decision, reply = answers.respond(guide, latest, lang, chosen)
+    # A situation button ("I am in China") names its case; the message's own words say the rest.
+    stated = parse_situation(next(tracker.get_latest_entity_values("situation"), None))
+    decision, reply = answers.respond(guide, latest, lang, chosen, staff_availability(), stated)
     # In a conversation about a procedure, a follow-up the context can place wins over an answer the ranking is not
     # sure of (a first message has no context to follow: the ranking's answer stands).
     defer = (
@@ -79,7 +93,8 @@ class ActionFallback(Action):
         elif answers.none_score(tracker.latest_message or {}) > (ranking[0][1] if ranking else 0.0):
             send(dispatcher, answers.not_covered(lang))
         elif options:
-            send(dispatcher, answers.clarify(guide, options, lang))
+            person = needs_person(str((tracker.latest_message or {}).get("text") or ""), guide.situations)
+            send(dispatcher, answers.clarify(guide, options, lang, offer_person=person))
         else:
             send(dispatcher, answers.rephrase(lang))
         return [SlotSet("fallback_count", failures)]

@@ -27,7 +27,7 @@ def _reason(tracker: Tracker) -> str:
         return str(preset)
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     section = default_guide().section(tracker.get_slot("last_section") or "")
-    if intent == "human_handoff" and section is not None and section.needs_staff:
+    if intent == "human_handoff" and section is not None and section.handoff:
         return "needs_staff"
     return REASONS.get(intent or "", "asked")
 

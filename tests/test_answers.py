@@ -73,7 +73,7 @@ def test_answer_payload_has_the_contract_fields(guide) -> None:
 def test_caution_and_staff_offer_are_part_of_the_answer(guide) -> None:
     cautious = next(s for s in guide.sections.values() if s.caution is not None)
     assert "⚠" in answers.answer(guide, cautious, "en").text
-    for needs_staff in (s for s in guide.sections.values() if s.needs_staff):
+    for needs_staff in (s for s in guide.sections.values() if s.handoff):
         reply = answers.answer(guide, needs_staff, "en")
         # A person is offered first, in and out of office hours alike (the handoff action takes a message then).
         assert reply.buttons[0] == {"title": "Talk to a person", "payload": "/human_handoff"}
@@ -81,7 +81,7 @@ def test_caution_and_staff_offer_are_part_of_the_answer(guide) -> None:
 
 
 def test_sections_that_need_a_person_are_flagged(guide) -> None:
-    flagged = {s.id for s in guide.sections.values() if s.needs_staff}
+    flagged = {s.id for s in guide.sections.values() if s.handoff}
     assert {"employer_dispute", "refusal", "overstay", "illegal_employment", "unusual_documents"} <= flagged
 
 

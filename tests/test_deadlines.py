@@ -266,3 +266,31 @@ async def test_gateway_serves_the_calendar_file_and_refuses_bad_links(gateway) -
 def test_an_expiry_said_to_be_past_takes_the_last_occurrence() -> None:
     assert service.mentions_in("it expires on 30 Sep", TODAY)[0].day == date(2027, 9, 30)
     assert service.mentions_in("it expired on 30 Sep", TODAY, past=True)[0].day == date(2026, 9, 30)
+
+
+def test_a_cue_in_the_next_sentence_does_not_name_a_date() -> None:
+    # "graduated on 20 June 2026. I arrived…": the arrival cue belongs to the second sentence, not to the date.
+    text = "I graduated on 20 June 2026. I arrived in Beijing last week on a Z visa."
+    assert service.mentions_in(text, TODAY)[0].event is None
+    assert service.mentions_in("毕业于2026年6月20日。上周入境北京。", TODAY)[0].event is None
+    # Within a sentence the cue still names it.
+    assert service.mentions_in("I arrived on 25 November 2026, what now?", TODAY)[0].event == "entry"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("I arrived in China on 1 September 2019 and have worked at the same school since. Can I extend?", "en"),
+        ("我2018年3月5日入境，一直在这家公司工作，现在想换工作，需要什么材料？", "zh"),
+        ("I was born on 5 May 1968 and my degree is from 1990; can I still get a permit at my age?", "en"),
+    ],
+)
+def test_dates_in_the_background_of_a_post_are_not_counted_or_asked_about(text: str, lang: str) -> None:
+    report = service.report(service.mentions_in(text, TODAY), TODAY, lang)
+    assert report.deadlines == [] and report.unknown == [] and report.lines == [] and not report.offer_person
+
+
+def test_a_recent_past_entry_still_gives_its_overdue_deadlines() -> None:
+    # Entered four months ago: the card and residence deadlines have passed, and that is worth saying.
+    report = service.report(service.mentions_in("he entered China on 2026-08-01", TODAY), TODAY, "en")
+    assert report.deadlines and all(d["past"] for d in report.deadlines) and report.offer_person

@@ -21,6 +21,10 @@ from bot.texts import t
 CUE_REACH = 40
 CLAUSE_PENALTY = 30
 MAX_ICS_DATES = 20
+# A date whose deadlines all passed more than this long ago (or an unnamed date this far back) is the background of
+# a post ("I arrived in 2019 and have worked here since", "born on 5 May 1968"), not a deadline to count or ask
+# about: counting it only produces "this date has passed" lines and a person offered for nothing.
+BACKGROUND_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,13 @@ def _distance(text: str, start: int, end: int, found: parse.FoundDate) -> int:
         gap = text[found.end : start]
     else:
         return 0
+    if _SENTENCE_END.search(gap):  # a cue never names a date in another sentence ("…June 1990. I arrived…")
+        return CUE_REACH + 1
     return len(gap) + CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(gap))
 
 
 _CLAUSE_BREAK = re.compile(r"[,，;；。!?！？\n]|\band\b|\bbut\b|但是|而且")
+_SENTENCE_END = re.compile(r"[。！？\n]|[.!?](?:\s|$)")
 
 
 def classify(text: str, found: parse.FoundDate, cues: list[tuple[int, int, str]], rules: Rules) -> str | None:
@@ -136,14 +143,15 @@ def report(
     wanted: list[tuple[Mention, list[Any]]] = []
     for mention in mentions:
         if mention.event is None:
-            out.unknown.append(mention)
-        else:
+            if (today - mention.day).days <= BACKGROUND_DAYS:
+                out.unknown.append(mention)
+        elif not _background(mention, rules.for_event(mention.event), today, workdays):
             wanted.append((mention, rules.for_event(mention.event)))
     for mention in carried or []:
         if mention.event is None or any(m.event == mention.event for m, _ in wanted):
             continue
         relevant = [r for r in rules.for_event(mention.event) if procedure and procedure in r.procedures]
-        if relevant:
+        if relevant and not _background(mention, relevant, today, workdays):
             wanted.append((mention, relevant))
     for mention, event_rules in wanted:
         event = rules.events[mention.event or ""]
@@ -156,6 +164,13 @@ def report(
         dates = ", ".join(format_date(m.day, lang) for m in out.unknown)
         out.lines.append(t("deadlines.unknown_event", lang, dates=dates, example=example))
     return out
+
+
+def _background(mention: Mention, event_rules: list[Any], today: date, workdays: WorkCalendar) -> bool:
+    """Every deadline from this date passed more than BACKGROUND_DAYS ago: the post's history, not a deadline."""
+    return bool(event_rules) and all(
+        (today - compute(rule, rule.count, mention.day, workdays).day).days > BACKGROUND_DAYS for rule in event_rules
+    )
 
 
 def _deadline(

@@ -11,8 +11,9 @@ from typing import Any
 from bot import checklists
 from bot.core import payload
 from bot.guide.loader import FACT_REF, Guide
-from bot.guide.models import GuideSection
-from bot.guide.situation import needs_person
+from bot.guide.models import GuideSection, Localized
+from bot.guide.offer import StaffAvailability, ask_buttons, person_note
+from bot.guide.situation import Situated, needs_person, situate
 from bot.handoff.texts import handoff_button
 from bot.texts import t
 
@@ -160,9 +161,12 @@ def section_button(section: GuideSection, lang: str, title: str | None = None) -
     return {"title": title or section.title.get(lang), "payload": "/faq" + json.dumps({"section": section.id})}
 
 
-def _section_block(guide: Guide, section: GuideSection, lang: str) -> dict[str, Any]:
-    """One section of a reply: key fact first, then the details, the caution, and where it comes from."""
+def _section_block(guide: Guide, section: GuideSection, lang: str, key_fact: Localized | None = None) -> dict[str, Any]:
+    """One section of a reply: key fact first (the asker's case's, when a distinction gave one), then the details,
+    the caution, and where it comes from."""
     lead, details = section.lead_and_details(lang)
+    if key_fact is not None:
+        lead = key_fact.get(lang)
     more = [fill_facts(details, guide, lang)] if details else []
     if section.caution:
         more.append("⚠ " + fill_facts(section.caution.get(lang), guide, lang))
@@ -187,22 +191,34 @@ def answer(
     more: tuple[GuideSection, ...] = (),
     related: tuple[GuideSection, ...] = (),
     offer_person: bool = False,
+    staff: StaffAvailability | None = None,
+    situated: Situated | None = None,
+    key_facts: dict[str, Localized] | None = None,
 ) -> Reply:
     """The answer to a question (and, for a long post, up to two more sections), key fact first.
 
-    Sections that usually need a person put "Talk to a person" first among the buttons; a procedure's checklist
-    comes next, then the runners-up as related questions.
+    Sections that usually need a person put "Talk to a person" first among the buttons, with a note saying when
+    staff reply; the one question of a distinction the message left open comes next (a button per case), then a
+    procedure's checklist, then the runners-up as related questions.
     """
     sections = (section, *more)
-    blocks = [_section_block(guide, s, lang) for s in sections]
+    key_facts = dict(key_facts or {})
+    if situated and situated.key_fact:
+        key_facts[section.id] = situated.key_fact
+    blocks = [_section_block(guide, s, lang, key_facts.get(s.id)) for s in sections]
     parts: list[str] = []
     for block in blocks:
         parts += [f"**{block['title']}**", block["key_fact"]]
         if block["details"]:
             parts.append(block["details"])
         parts.append(block["footer"])
-    needs_staff = offer_person or any(s.needs_staff for s in sections)
-    note = t("guide.staff_first", lang) if needs_staff else None
+    needs_staff = offer_person or any(s.handoff for s in sections)
+    ask = situated.ask if situated else None
+    slot = guide.situations.slots[ask.slot] if ask else None
+    notes = [slot.ask.get(lang)] if slot else []
+    if needs_staff:
+        notes.append(person_note(lang, staff))
+    note = "\n".join(notes) or None
     if note:
         parts.append(note)
     url = source_url(section)
@@ -222,8 +238,18 @@ def answer(
         "blocks": blocks,
         "related": [section_button(r, lang) for r in related],
         "note": note,
+        # The slot a distinction needed: the value read from the message, or asked back ("asked").
+        "situation": (
+            {"slot": slot.id, "asked": True}
+            if slot
+            else {"value": situated.slot_value}
+            if situated and situated.slot_value
+            else None
+        ),
     }
     buttons = [handoff_button(lang)] if needs_staff else []
+    if ask and slot:
+        buttons += ask_buttons(slot, ask, section, lang)
     if section.procedure in checklists.all_checklists():
         # An answer about a procedure leads straight to the applicant's own list for it.
         request = checklists.request_payload(section.procedure)
@@ -232,23 +258,49 @@ def answer(
     return Reply(text=single_bubble("\n".join(parts)), custom=custom, buttons=buttons)
 
 
-def respond(guide: Guide, parse_data: dict[str, Any], lang: str, chosen: str | None = None) -> tuple[Decision, Reply]:
+def respond(
+    guide: Guide,
+    parse_data: dict[str, Any],
+    lang: str,
+    chosen: str | None = None,
+    staff: StaffAvailability | None = None,
+    stated: dict[str, str] | None = None,
+) -> tuple[Decision, Reply]:
     """What the bot says to a guide question: the one policy behind the action, the fallback and the eval.
 
-    A message describing a dispute, a refusal, withheld documents or an overstay offers a person first.
+    A message describing a dispute, a refusal, withheld documents or an overstay (knowledge/situations.yml) offers
+    a person first. Where the guide distinguishes cases, the asker's words (or `stated`, from a situation button)
+    pick the case's answer, or the reply asks for it once.
     """
-    person = needs_person(str(parse_data.get("text") or ""))
+    text = str(parse_data.get("text") or "")
+    person = needs_person(text, guide.situations)
     if chosen in guide.sections:  # a button of a previous choice names its section
         decision = Decision("answer", (chosen,))
     else:
         decision = decide(ranking_from_parse(parse_data), set(guide.sections), parts_from_parse(parse_data))
     if decision.kind == "answer":
+        decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)
         related = tuple(guide.sections[sid] for sid in decision.related)
-        return decision, answer(guide, first, lang, tuple(more), related, offer_person=person)
+        # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one: offer staff.
+        person = person or any(s.handoff for s in related)
+        # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
+        cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
+        return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases)
     if decision.kind == "clarify":
         return decision, clarify(guide, decision.sections, lang, offer_person=person)
     return decision, not_covered(lang)
+
+
+def _situated(guide: Guide, decision: Decision, text: str, stated: dict[str, str] | None) -> tuple[Decision, Situated]:
+    """The decision with its main section replaced by the asker's case, when a distinction picks another one (the
+    ranked section stays one click away, as a related button)."""
+    situated = situate(guide, decision.sections[0], text, stated)
+    if situated.section == decision.sections[0]:
+        return decision, situated
+    others = tuple(s for s in decision.sections[1:] if s != situated.section)
+    related = (decision.sections[0], *(r for r in decision.related if r != situated.section))
+    return Decision("answer", (situated.section, *others), related[:RELATED_OPTIONS]), situated
 
 
 def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person: bool = False) -> Reply:
@@ -256,7 +308,7 @@ def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person:
     candidates = [guide.sections[sid] for sid in section_ids if sid in guide.sections]
     options = [section_button(s, lang) for s in candidates]
     options.append({"title": t("guide.none_of_these", lang), "payload": "/out_of_scope"})
-    if offer_person or any(s.needs_staff for s in candidates):
+    if offer_person or any(s.handoff for s in candidates):
         options.insert(0, handoff_button(lang))
     else:
         options.append(handoff_button(lang))
@@ -268,8 +320,12 @@ def clarify(guide: Guide, section_ids: tuple[str, ...], lang: str, offer_person:
 
 
 def rephrase(lang: str) -> Reply:
+    """Not understood: ask for other words, and (like every menu) offer a person."""
+    options = [handoff_button(lang)]
     return Reply(
-        text=t("guide.rephrase", lang), custom=payload.clarify(lang, [], reason=payload.REASON_REPHRASE)
+        text=t("guide.rephrase", lang),
+        custom=payload.clarify(lang, options, reason=payload.REASON_REPHRASE),
+        buttons=options,
     )
 
 

@@ -16,12 +16,18 @@ from bot.guide.models import (
     LANGS,
     SOURCE_TAGS,
     TOPICS,
+    CueGroup,
+    Distinction,
     Fact,
     GuideSection,
     Localized,
     Office,
+    Situations,
+    Slot,
+    SlotValue,
     Source,
     Term,
+    Variant,
 )
 
 # KNOWLEDGE_DIR in the environment points a process at another copy of the folder (tests of the editors' loop).
@@ -52,6 +58,7 @@ class Guide:
     offices: dict[str, Office]
     terms: dict[str, Term]
     service: dict[str, Any] = field(default_factory=dict)
+    situations: Situations = field(default_factory=Situations)
 
     def section(self, section_id: str) -> GuideSection | None:
         return self.sections.get(section_id)
@@ -156,6 +163,10 @@ def _parse_section(path: Path, raw: Any, problems: list[str]) -> GuideSection | 
     reviewed = raw.get("reviewed")
     if not isinstance(reviewed, date):
         problems.append(f"{where}: `reviewed` must be a date (YYYY-MM-DD)")
+    if "needs_staff" in raw:
+        problems.append(f"{where}: `needs_staff` is now called `handoff`")
+    if raw.get("handoff") not in (None, True, False):
+        problems.append(f"{where}: `handoff` must be true or false")
     official_url = raw.get("official_url")
     if official_url is not None and official_url not in {s.url for s in sources}:
         problems.append(f"{where}: official_url must be one of the section's sources")
@@ -173,7 +184,7 @@ def _parse_section(path: Path, raw: Any, problems: list[str]) -> GuideSection | 
         official_url=official_url,
         caution=caution,
         key_fact=key_fact,
-        needs_staff=bool(raw.get("needs_staff", False)),
+        handoff=raw.get("handoff") is True,
         procedure=raw.get("procedure"),
         related=tuple(raw.get("related") or ()),
     )
@@ -210,6 +221,82 @@ def _parse_terms(raw: Any, problems: list[str]) -> dict[str, Term]:
     return terms
 
 
+CUE_LANGS = ("en", "zh", "mixed")
+
+
+def _cues(raw: Any, where: str, problems: list[str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern from a `cues` mapping (en, zh, mixed lists of regular expressions)."""
+    if not isinstance(raw, dict) or set(raw) - set(CUE_LANGS) or not any(raw.get(k) for k in CUE_LANGS):
+        problems.append(f"{where}: `cues` needs lists under {', '.join(CUE_LANGS)}")
+        return None
+    alternatives = []
+    for lang in CUE_LANGS:
+        for cue in raw.get(lang) or ():
+            try:
+                re.compile(str(cue))
+            except re.error as exc:
+                problems.append(f"{where}: cue {cue!r} is not a valid pattern ({exc})")
+                continue
+            alternatives.append(f"(?:{cue})")
+    return re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
+
+
+def _parse_situations(raw: Any, problems: list[str]) -> Situations:
+    """knowledge/situations.yml: person cue groups, the slots read from a message, and the distinctions."""
+    if raw is None:
+        return Situations()
+    if not isinstance(raw, dict):
+        problems.append("situations.yml: not a mapping")
+        return Situations()
+    person = []
+    for item in raw.get("person") or []:
+        where = f"situations.yml person {item.get('id')!r}"
+        sources = tuple(
+            s for i, x in enumerate(item.get("sources") or []) if (s := _source(x, f"{where} {i}", problems))
+        )
+        if not sources or not str(item.get("reason") or "").strip():
+            problems.append(f"{where}: needs a `reason` and at least one source")
+        pattern = _cues(item.get("cues"), where, problems)
+        if pattern is not None and item.get("id"):
+            person.append(CueGroup(str(item["id"]), str(item.get("reason") or "").strip(), sources, pattern))
+    slots: dict[str, Slot] = {}
+    for slot_id, item in (raw.get("slots") or {}).items():
+        where = f"situations.yml slot {slot_id!r}"
+        ask = _localized((item or {}).get("ask"), f"{where} ask", problems)
+        values = []
+        for value_id, value in ((item or {}).get("values") or {}).items():
+            label = _localized((value or {}).get("label"), f"{where} {value_id} label", problems)
+            pattern = _cues((value or {}).get("cues"), f"{where} {value_id}", problems)
+            if label and pattern:
+                values.append(SlotValue(str(value_id), label, pattern))
+        if ask and len(values) >= 2:
+            slots[str(slot_id)] = Slot(str(slot_id), ask, tuple(values))
+        else:
+            problems.append(f"{where}: needs `ask` and at least two values")
+    distinctions = []
+    for item in raw.get("distinctions") or []:
+        where = f"situations.yml distinction {item.get('id')!r}"
+        slot = slots.get(str(item.get("slot")))
+        if slot is None:
+            problems.append(f"{where}: unknown slot {item.get('slot')!r}")
+            continue
+        variants: dict[str, Variant] = {}
+        for value_id, variant in (item.get("variants") or {}).items():
+            if value_id not in {v.id for v in slot.values}:
+                problems.append(f"{where}: {value_id!r} is not a value of slot {slot.id!r}")
+            key_fact = _localized((variant or {}).get("key_fact"), f"{where} {value_id} key_fact", problems, False)
+            section = (variant or {}).get("section")
+            if (section is None) == (key_fact is None):
+                problems.append(f"{where} {value_id}: give either `section` or `key_fact`")
+            variants[str(value_id)] = Variant(section=section, key_fact=key_fact)
+        sections = tuple(item.get("sections") or ())
+        if not sections or not variants:
+            problems.append(f"{where}: needs `sections` and `variants`")
+        asks_back = item.get("ask", True) is True
+        distinctions.append(Distinction(str(item.get("id")), slot.id, sections, variants, asks_back))
+    return Situations(tuple(person), slots, tuple(distinctions))
+
+
 def _cross_check(guide: Guide, problems: list[str], partial: bool) -> None:
     seen: dict[str, str] = {}
     for section in guide.sections.values():
@@ -228,6 +315,11 @@ def _cross_check(guide: Guide, problems: list[str], partial: bool) -> None:
                     problems.append(f"sections/{section.id}: unknown fact {{fact:{office_id}.{key}}}")
         if section.procedure and section.procedure not in guide.terms:
             problems.append(f"sections/{section.id}: procedure {section.procedure!r} is not a glossary term")
+    for distinction in guide.situations.distinctions:
+        named = [*distinction.sections, *(v.section for v in distinction.variants.values() if v.section)]
+        for section_id in named:
+            if section_id not in guide.sections and not partial:
+                problems.append(f"situations.yml distinction {distinction.id!r}: unknown section {section_id!r}")
     used_topics = {s.topic for s in guide.sections.values()}
     missing = [t for t in TOPICS if t not in used_topics]
     if guide.sections and missing and not partial:
@@ -257,7 +349,10 @@ def load_guide(root: Path | str = KNOWLEDGE_DIR, partial: bool = False) -> Guide
     offices = _parse_offices(_read_yaml(root / "office.yml", problems), problems)
     terms = _parse_terms(_read_yaml(root / "glossary.yml", problems), problems)
     service = _read_yaml(root / "service.yml", problems) or {}
-    guide = Guide(sections=sections, offices=offices, terms=terms, service=service)
+    situations_file = root / "situations.yml"
+    raw_situations = _read_yaml(situations_file, problems) if situations_file.exists() else None
+    situations = _parse_situations(raw_situations, problems)
+    guide = Guide(sections=sections, offices=offices, terms=terms, service=service, situations=situations)
     _cross_check(guide, problems, partial)
     if problems:
         raise GuideError(problems)

@@ -76,8 +76,9 @@ class GuideSection:
     official_url: str | None = None
     # Shown with the answer whenever sources conflict or a fact is unconfirmed.
     caution: Localized | None = None
-    # The question usually needs a person (dispute, refusal, complaint): the bot answers and offers staff.
-    needs_staff: bool = False
+    # `handoff: true` in the file: the question usually needs a person (dispute, refusal, overstay, a case with no
+    # published rule): the bot answers what the guide says and offers staff first.
+    handoff: bool = False
     procedure: str | None = None
     related: tuple[str, ...] = ()
     # The direct answer in one or two sentences; the reply opens with it and the answer's details follow. Optional
@@ -132,3 +133,59 @@ class Term:
     def name(self, lang: str) -> str:
         """The preferred (first) name in `lang`, as buttons and the "For: …" line show it."""
         return (self.zh if lang == "zh" else self.en)[0]
+
+@dataclass(frozen=True)
+class CueGroup:
+    """Words applicants use for a situation where a person should be offered (knowledge/situations.yml `person`)."""
+
+    id: str
+    reason: str
+    sources: tuple[Source, ...]
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class SlotValue:
+    """One answer to a situation question ("I am in China"), with the words that state it."""
+
+    id: str
+    label: Localized
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A fact about the asker the guide distinguishes on (location, category…) and the one question that asks it."""
+
+    id: str
+    ask: Localized
+    values: tuple[SlotValue, ...]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What a distinction answers for one slot value: another section, or the same section with its own key fact."""
+
+    section: str | None = None
+    key_fact: Localized | None = None
+
+
+@dataclass(frozen=True)
+class Distinction:
+    """Where the guide answers differently by a slot: the sections it applies to and the variant per value."""
+
+    id: str
+    slot: str
+    sections: tuple[str, ...]
+    variants: dict[str, Variant]
+    # Ask the slot when the message does not state it (False: only switch when the message says).
+    ask: bool = True
+
+
+@dataclass(frozen=True)
+class Situations:
+    """All of knowledge/situations.yml."""
+
+    person: tuple[CueGroup, ...] = ()
+    slots: dict[str, Slot] = field(default_factory=dict)
+    distinctions: tuple[Distinction, ...] = ()

@@ -1,28 +1,65 @@
 """What the asker's own words say about their situation, beyond which section answers it.
 
-Some situations need a person whatever section the question lands on: a dispute with the employer, documents
-withheld, an application refused, an overstay or work without a permit. The guide can say what the rules are,
-but only staff can look at the case, so the reply offers a person first. The cues are the applicants' own
-words (English, Chinese and the mixed forms), matched case-insensitively.
+Two readings, both data in knowledge/situations.yml (with the reason for each cue group and the public posts its
+wording comes from), so editors change words, not code:
+- a person is needed: a dispute with the employer, documents withheld, an application refused, an overstay or
+  work without a permit, a case no published rule covers. The guide can say what the rules are, but only staff
+  can look at the case, so the reply offers a person first;
+- the slots the guide distinguishes on (in or outside China, category, whose family, expired or expiring): the
+  reply answers the matching variant, or asks one question when the guide distinguishes and the message is silent.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-_PERSON_CUES = re.compile(
-    r"dispute|refus|reject|denied|deny|withh[oe]ld|won'?t (?:give|return|let|cancel|release|sign)"
-    r"|(?:not|never) (?:give|giving|return|returning) (?:me )?(?:back )?(?:my|the|his|her) "
-    r"(?:passport|documents?|diploma|card)"
-    r"|holding (?:my|his|her) (?:passport|documents?|diploma)|keeps? (?:my|his|her) passport"
-    r"|owe[sd]? (?:me|him|her)|broke(?:n)? (?:the |my |parts of the )?contract"
-    r"|unpaid|overst|over-?stay|expired \d+ days? ago|illegal|black ?list|appeal|complain"
-    r"|纠纷|拒绝|被拒|不予许可|不批|驳回|申诉|复议|投诉|扣(?:着|留|押)?(?:我的|他的|员工的)?护照|不给(?:办|开|还|签)|不还"
-    r"|不配合|拖着|(?:签证|居留许可|居留证|居留|visa)\S{0,4}过期|逾期|超期|滞留|黑户|非法|违法|罚款|遣返|欠(?:工资|薪)|违约金|仲裁|连带责任|违反合同",
-    re.IGNORECASE,
-)
+from bot.guide.loader import Guide
+from bot.guide.models import Distinction, Localized, Situations, Slot
 
 
-def needs_person(text: str) -> bool:
+def person_reasons(text: str, situations: Situations) -> tuple[str, ...]:
+    """The ids of the cue groups the message matches (empty: nothing says a person is needed)."""
+    return tuple(group.id for group in situations.person if group.pattern.search(text or ""))
+
+
+def needs_person(text: str, situations: Situations) -> bool:
     """The message describes a situation where a person should be offered first (see the module docstring)."""
-    return bool(_PERSON_CUES.search(text or ""))
+    return bool(person_reasons(text, situations))
+
+
+def read_slot(text: str, slot: Slot) -> str | None:
+    """The slot's value the message states: the value whose cues match, None when none or several do."""
+    found = [value.id for value in slot.values if value.pattern.search(text or "")]
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass(frozen=True)
+class Situated:
+    """What the situation does to an answer: the section answered, its key fact for this case, or one question."""
+
+    section: str
+    key_fact: Localized | None = None
+    # The distinction whose slot the message did not state: the reply asks it once.
+    ask: Distinction | None = None
+    slot_value: str | None = None
+
+
+def situate(guide: Guide, section_id: str, text: str, stated: dict[str, str] | None = None) -> Situated:
+    """Apply the first distinction that covers the answered section: pick the stated case, else ask for it.
+
+    `stated` holds slots already answered (a situation button); the message's words fill the rest.
+    """
+    for distinction in guide.situations.distinctions:
+        if section_id not in distinction.sections:
+            continue
+        slot = guide.situations.slots[distinction.slot]
+        value = (stated or {}).get(slot.id) or read_slot(text, slot)
+        variant = distinction.variants.get(value) if value else None
+        if variant is None:
+            if distinction.ask and value is None:
+                return Situated(section_id, ask=distinction)
+            continue
+        if variant.section and variant.section in guide.sections:
+            return Situated(variant.section, slot_value=value)
+        return Situated(section_id, key_fact=variant.key_fact, slot_value=value)
+    return Situated(section_id)

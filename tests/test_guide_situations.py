@@ -1,0 +1,214 @@
+"""knowledge/situations.yml: the words that call for a person, the slots the guide distinguishes on, and what the
+reply does with them (answer the stated case, or ask once), in both languages and the mixed forms."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.guide import answers
+from bot.guide.loader import KNOWLEDGE_DIR, GuideError, default_guide, load_guide
+from bot.guide.offer import StaffAvailability, parse_situation
+from bot.guide.situation import person_reasons, read_slot, situate
+
+PERSON = {"title": "Talk to a person", "payload": "/human_handoff"}
+PERSON_ZH = {"title": "转人工", "payload": "/human_handoff"}
+
+
+@pytest.fixture(scope="module")
+def guide():  # type: ignore[no-untyped-def]
+    return default_guide()
+
+
+def parse(text: str, *ranked: tuple[str, float]) -> dict[str, Any]:
+    """Parse data as the section ranker leaves it for `text`."""
+    ranking = [{"intent_response_key": f"faq/{sid}", "confidence": conf} for sid, conf in ranked]
+    return {"text": text, "response_selector": {"faq": {"ranking": ranking}}}
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("The school is still holding my passport and refuses to give me the release letter", "employer_dispute"),
+        ("公司扣着我的护照不给我办离职证明", "employer_dispute"),
+        ("老板不给release letter，我该怎么办", "employer_dispute"),
+        ("HR says my work permit application was rejected", "refusal"),
+        ("工作许可申请被驳回了，能复议吗", "refusal"),
+        ("我的work permit被拒了", "refusal"),
+        ("my residence permit expired 5 days ago", "overstay"),
+        ("居留证过期两天了", "overstay"),
+        ("RP过期了还在北京", "overstay"),
+        ("a friend is teaching on a tourist visa, is that allowed", "illegal_work"),
+        ("用旅游签在这边打工会怎样", "illegal_work"),
+        ("work permit的延期要多久", None),
+        ("用人单位倒闭了，外国人的工作许可怎么办", "no_published_rule"),
+        ("I changed jobs but the permit still shows the old company, what could happen to me?", "consequences"),
+        ("换了单位没换证，还在新公司上班，会有什么后果", "consequences"),
+        ("我被fire了，school拖着不办cancellation", "employer_dispute"),
+    ],
+)
+def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group: str | None) -> None:  # type: ignore[no-untyped-def]
+    reasons = person_reasons(text, guide.situations)
+    assert (group in reasons) if group else reasons == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long does the work permit extension take",
+        "工作许可延期需要什么材料",
+        "does the labor bureau want the original passport at the counter",
+        "what is category B",
+        "我的护照快到期了，工作许可要变更吗",
+    ],
+)
+def test_ordinary_questions_do_not_call_for_a_person(guide, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert person_reasons(text, guide.situations) == ()
+
+
+def test_every_cue_group_says_why_and_where_its_words_come_from(guide) -> None:  # type: ignore[no-untyped-def]
+    groups = {g.id: g for g in guide.situations.person}
+    assert {"employer_dispute", "refusal", "overstay", "illegal_work", "consequences", "no_published_rule"} <= set(
+        groups
+    )
+    for group in groups.values():
+        assert group.reason and group.sources and all(s.url.startswith("http") for s in group.sources)
+
+
+def test_a_person_situation_is_answered_and_offers_staff_first_in_and_out_of_hours(guide) -> None:  # type: ignore[no-untyped-def]
+    text = "My employer won't return my passport and I need it to apply for the new job's permit"
+    ranked = parse(text, ("change_employer", 0.8), ("cancellation", 0.1))
+    decision, reply = answers.respond(guide, ranked, "en", staff=StaffAvailability(open=True))
+    assert decision.kind == "answer" and decision.sections == ("change_employer",)
+    assert reply.buttons[0] == PERSON and reply.custom["needs_staff"]
+    assert "with you now" in reply.custom["note"] and reply.custom["note"] in reply.text
+    # Out of hours the same offer says when staff reply (Beijing time).
+    later = StaffAvailability(open=False, next_open=datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))
+    _, closed = answers.respond(guide, ranked, "en", staff=later)
+    assert closed.buttons[0] == PERSON and "Wednesday 02 December, 09:00 Beijing time" in closed.custom["note"]
+    _, zh = answers.respond(guide, parse("公司扣着我的护照不还", ("change_employer", 0.8)), "zh", staff=later)
+    assert zh.buttons[0] == PERSON_ZH and "12月2日 09:00（北京时间）" in zh.custom["note"]
+
+
+def test_a_runner_up_that_needs_a_person_offers_one(guide) -> None:  # type: ignore[no-untyped-def]
+    # No cue word, but the ranking finds a dispute section plausible: the post may describe one.
+    ranked = parse(
+        "the new school asked for my old permit to be closed first", ("change_employer", 0.6), ("employer_dispute", 0.2)
+    )
+    decision, reply = answers.respond(guide, ranked, "en")
+    assert decision.related == ("employer_dispute",) and reply.buttons[0] == PERSON
+    calm = parse(
+        "the new school asked for my old permit to be closed first", ("change_employer", 0.6), ("cancellation", 0.2)
+    )
+    assert PERSON not in answers.respond(guide, calm, "en")[1].buttons
+
+
+def test_every_which_one_menu_and_the_rephrase_offer_a_person(guide) -> None:  # type: ignore[no-untyped-def]
+    menu = answers.clarify(guide, ("extension", "change_info"), "en")
+    assert PERSON in menu.buttons and menu.buttons[-1] == PERSON
+    urgent = answers.clarify(guide, ("extension", "change_info"), "zh", offer_person=True)
+    assert urgent.buttons[0] == PERSON_ZH
+    assert answers.rephrase("en").buttons == [PERSON] and answers.not_covered("zh").buttons == [PERSON_ZH]
+
+
+@pytest.mark.parametrize(
+    ("text", "slot", "value"),
+    [
+        ("I'm already in Beijing on an F visa", "location", "inside"),
+        ("人已经在北京了", "location", "inside"),
+        ("I am still abroad, in the UK", "location", "outside"),
+        ("人还在国外", "location", "outside"),
+        ("he is category B", "category", "b"),
+        ("我是B类人才", "category", "b"),
+        ("my wife is Chinese", "family", "chinese_citizen"),
+        ("我老婆是中国人", "family", "chinese_citizen"),
+        ("my residence permit is about to expire", "permit_timing", "expiring"),
+        ("居留许可快到期了", "permit_timing", "expiring"),
+        ("居留许可已经过期了", "permit_timing", "expired"),
+        ("how do I apply", "location", None),
+    ],
+)
+def test_slots_are_read_from_the_askers_words(guide, text: str, slot: str, value: str | None) -> None:  # type: ignore[no-untyped-def]
+    assert read_slot(text, guide.situations.slots[slot]) == value
+
+
+def test_a_stated_case_picks_its_answer(guide) -> None:  # type: ignore[no-untyped-def]
+    ranked = parse("I'm already in Beijing, how do I get my work permit", ("process_overview", 0.7))
+    decision, reply = answers.respond(guide, ranked, "en")
+    # Inside China the guide's answer is the in-country route; the ranked section stays one click away.
+    assert decision.sections == ("apply_inside_china",) and "process_overview" in decision.related
+    assert reply.custom["situation"] == {"value": "inside"}
+    decision, _ = answers.respond(guide, parse("B类需要什么条件", ("categories_overview", 0.7)), "zh")
+    assert decision.sections == ("category_b",)
+
+
+def test_a_case_with_its_own_key_fact_opens_with_it(guide) -> None:  # type: ignore[no-untyped-def]
+    _, reply = answers.respond(guide, parse("我老婆是中国人，她要办什么签证", ("family_visas", 0.7)), "zh")
+    block = reply.custom["blocks"][0]
+    assert block["section"] == "family_visas" and "Q字签证" in block["key_fact"]
+    assert reply.text.index("Q字签证") < reply.text.index(block["footer"].split("\n")[0])
+
+
+def test_a_silent_message_gets_the_answer_and_one_question_back(guide) -> None:  # type: ignore[no-untyped-def]
+    decision, reply = answers.respond(
+        guide, parse("how does the work permit process work", ("process_overview", 0.7)), "en"
+    )
+    assert decision.sections == ("process_overview",)
+    asked = guide.situations.slots["location"].ask.en
+    assert reply.custom["situation"] == {"slot": "location", "asked": True} and asked in reply.custom["note"]
+    choices = [b for b in reply.buttons if '"situation"' in b["payload"]]
+    assert [b["title"] for b in choices] == ["I am in China", "I am abroad"]
+    # The button comes back as the section and the stated case: the answer for that case, no second question.
+    stated = parse_situation("location:inside")
+    decision, again = answers.respond(guide, parse("I am in China"), "en", chosen="process_overview", stated=stated)
+    assert decision.sections == ("apply_inside_china",) and again.custom["situation"] == {"value": "inside"}
+
+
+def test_an_extension_question_is_only_switched_when_it_says_the_date_passed(guide) -> None:  # type: ignore[no-untyped-def]
+    assert situate(guide, "extension", "how do I extend my work permit").ask is None
+    assert situate(guide, "extension", "my work permit already expired, can I still extend").section == (
+        "extension_mistakes"
+    )
+    assert situate(guide, "residence_permit_extension", "居留许可已经过期了还能延期吗").section == "overstay"
+
+
+@pytest.fixture
+def knowledge(tmp_path: Path) -> Path:
+    root = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, root)
+    return root
+
+
+def test_the_loader_reports_broken_situations(knowledge: Path) -> None:
+    path = knowledge / "situations.yml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("        - dispute\n", "        - 'dispute(('\n", 1).replace(
+            "inside: {section: apply_inside_china}", "inside: {section: no_such_section}"
+        ),
+        encoding="utf-8",
+    )
+    (knowledge / "sections" / "refusal.yml").write_text(
+        (knowledge / "sections" / "refusal.yml")
+        .read_text(encoding="utf-8")
+        .replace("handoff: true", "needs_staff: true"),
+        encoding="utf-8",
+    )
+    with pytest.raises(GuideError) as error:
+        load_guide(knowledge)
+    problems = "\n".join(error.value.problems)
+    assert "'dispute(('" in problems and "no_such_section" in problems and "now called `handoff`" in problems
+
+
+def test_a_later_section_of_a_long_post_also_opens_with_the_askers_case(guide) -> None:  # type: ignore[no-untyped-def]
+    text = "My wife is Chinese. How do I change employer, and which visa does the family need?"
+    parts = {"parts": [{"text": "which visa does the family need", "ranking": [["family_visas", 0.8]]}]}
+    ranked = parse(text, ("change_employer", 0.7), ("family_visas", 0.1))
+    ranked["response_selector"]["faq"].update(parts)
+    decision, reply = answers.respond(guide, ranked, "en")
+    assert decision.sections == ("change_employer", "family_visas")
+    assert "Q visa" in reply.custom["blocks"][1]["key_fact"] and "Q visa" not in reply.custom["blocks"][0]["key_fact"]
