@@ -144,6 +144,28 @@ def test_the_tcp_proxy_cuts_and_restores(tmp_path: Path) -> None:
             proxy.close()
 
 
+async def test_a_store_that_is_down_ends_the_connection_with_a_clear_error(gateway, monkeypatch) -> None:
+    """What a widget sees while the database is unreachable: an error frame without an id (its unacknowledged
+    messages stay pending), then a close that says to try again later; nothing hangs."""
+    import sqlalchemy.exc
+    from aiohttp import WSCloseCode
+
+    from bot.gateway.chat import ChatService
+    from tests.gateway_support import ChatClient
+
+    async def unreachable(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    client = ChatClient(await gateway.ws_connect("/ws"))
+    await client.hello(None)
+    monkeypatch.setattr(ChatService, "accept_text", unreachable)
+    await client.send({"type": "message", "id": "m1", "text": "hello?"})
+    error = await client.next("error", timeout=10)
+    assert error["code"] == "unavailable" and "id" not in error
+    closing = await asyncio.wait_for(client.ws.receive(), 10)
+    assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == WSCloseCode.TRY_AGAIN_LATER
+
+
 # -- the real cluster, faults while conversations are live --------------------------------------------------------
 
 CONVERSATIONS = 6
@@ -260,6 +282,9 @@ async def test_faults_while_conversations_are_live(tmp_path: Path) -> None:
             await asyncio.sleep(3)  # the outage itself lasts this long; what it did is checked once it is over
             run.proxy.restore()
             took = await all_answered([*said, (asker, handoff)], "database cut")
+            told = sum(1 for c in clients for e in c.errors if e.get("code") == "unavailable")
+            figures.append(f"  {told} 'briefly unavailable' errors sent to clients during the cut")
+            assert told >= 1
             figures.append(f"database cut {time.monotonic() - cut - took:.1f} s: all answered {took:.1f} s after")
             await staff_console_answers(1)
 

@@ -196,8 +196,8 @@ class ClusterRun:
             PYTHONUNBUFFERED="1",
             PYTHONPATH=str(PROJECT_ROOT),
             **generous,
-            **(extra_env or {}),
         )
+        self.env.update(extra_env or {})
         self.output = work_dir / "cluster.out"
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -26,7 +26,9 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+import redis.exceptions
+import sqlalchemy.exc
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.conversations.store import ConversationInfo
 from bot.conversations.text import TextRejected
@@ -45,6 +47,10 @@ HARD_FRAME_BYTES = 256 * 1024
 HELLO_TIMEOUT_S = 15
 MAX_CLIENT_ID = 64
 HANDOFF_LABEL = "Talk to a person · 转人工"
+# The database or Redis unreachable: the connection ends with an error frame without an id (a client keeps its
+# unacknowledged messages and resends them once it is back), instead of an unexplained drop.
+STORE_DOWN = (sqlalchemy.exc.DBAPIError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+UNAVAILABLE_TEXT = "Briefly unavailable; your messages are kept and will be sent. · 服务暂时不可用，消息会稍后发送。"
 FEEDBACK_LABELS = {"up": "👍", "down": "👎"}
 
 
@@ -262,4 +268,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await connection.run()
     except ConnectionError:
         pass
+    except STORE_DOWN as exc:
+        log.warning("chat connection closed: a store is unreachable (%s)", type(exc).__name__)
+        await connection.error("unavailable", UNAVAILABLE_TEXT)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"store unavailable")
     return ws
