@@ -30,8 +30,6 @@ QUESTIONS = [
     "I lost my work permit card yesterday, what should I do",
     "外籍员工离职了，公司要在多少天内注销他的工作许可？",
     "申请Z visa 需要什么材料?",
-    "What documents do I need for a work permit?",
-    "工作许可办理需要多长时间？",
 ]
 # A bot message carrying one of these ends a turn (the questions above always get exactly one).
 RESULT_TYPES = {"guide_answer", "clarify", "checklist", "case_status", "handoff"}
@@ -88,8 +86,11 @@ def account(db: Any, clients: list[WidgetClient]) -> Accounting:
         if len(results) < len(users) or undelivered:
             missing = max(len(users) - len(results), len(undelivered))
             totals.lost += missing
-            totals.problems.append(f"{client.name}: {len(users)} messages, {len(results)} answers, undelivered "
-                                   f"{undelivered}")
+            kinds = [((m.payload or {}).get("custom") or {}).get("type") for m in history if m.role == "bot"]
+            totals.problems.append(
+                f"{client.name}: {len(users)} messages, {len(results)} answers (bot payloads {kinds}), "
+                f"undelivered {undelivered}"
+            )
         elif len(results) > len(users):
             totals.duplicated += len(results) - len(users)
             totals.problems.append(f"{client.name}: {len(users)} messages, {len(results)} answers")

@@ -38,7 +38,7 @@ class Turn:
         return None if self.answered_at is None else self.answered_at - self.sent_at
 
 
-@dataclass
+@dataclass(eq=False)  # one client is one browser: compared and hashed by identity
 class WidgetClient:
     url: str  # ws://host:port/ws (through HAProxy)
     session: aiohttp.ClientSession
