@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--rate", type=float, default=4.0, help="turns per second, open loop")
     soak.add_argument("--seconds", type=float, default=180, help="how long turns are sent")
     soak.add_argument("--fault-every", type=float, default=25, help="seconds between injected faults (0: none)")
+    soak.add_argument("--work-dir", help="keep the cluster's var/ and logs here (default: a temporary folder)")
     soak.set_defaults(func=_soak)
     sub.add_parser("gateway", help="start only the gateway").set_defaults(func=_gateway)
     evaluate = sub.add_parser("eval", help="answer-quality evaluation on held-out questions")

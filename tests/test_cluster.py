@@ -340,3 +340,69 @@ def _component(run, name: str) -> str | None:  # type: ignore[no-untyped-def]
         return _health(run)[1].get(name)
     except OSError:
         return None
+
+
+async def test_a_turn_failing_on_a_store_tells_the_gateway_to_send_it_again() -> None:
+    """bot/rasa/server.py: Rasa's REST channel turns any failure of a turn into HTTP 200 with no messages; with
+    the tracker store's database down, that read as "the turn said nothing" and the message was never answered."""
+    import sqlalchemy.exc
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from bot.gateway.rasa_client import ACTIONS_UNAVAILABLE
+    from bot.rasa import server as rasa_server
+
+    rasa_server.wait_for_action_server()
+
+    class Processor:
+        async def handle_message(self, message: UserMessage) -> None:
+            raise sqlalchemy.exc.OperationalError("SELECT", {}, ConnectionRefusedError("refused"))
+
+    agent = Agent()
+    agent.processor = Processor()  # type: ignore[assignment]
+    collector = CollectingOutputChannel()
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        await agent.handle_message(UserMessage("hello", collector, "s1"))
+    assert [m.get("custom") for m in collector.messages] == [{"type": ACTIONS_UNAVAILABLE}]
+
+
+async def test_a_conversation_lock_is_renewed_while_held_and_a_dead_holders_expires(redis_url, monkeypatch) -> None:
+    """A gateway killed mid-turn held its conversation's Redis lock: with a fixed 60 s lock, the other gateway
+    answered its turns 60 s late. Now the lock is short and renewed while the turn runs."""
+    from redis.asyncio.lock import Lock
+
+    from bot.gateway.hub import RedisHub
+
+    monkeypatch.setattr(RedisHub, "LOCK_TIMEOUT_S", 0.3)
+    renewals: list[float] = []
+    renewed = asyncio.Event()
+    reacquire = Lock.reacquire
+
+    async def counted(lock: Lock) -> bool:
+        result = await reacquire(lock)
+        renewals.append(time.monotonic())
+        if len(renewals) >= 3:
+            renewed.set()
+        return result
+
+    monkeypatch.setattr(Lock, "reacquire", counted)
+    first, second = RedisHub(redis_url), RedisHub(redis_url)
+    await first.start()
+    await second.start()
+    key = "etown:hub:lock:c-renew"
+    try:
+        async with first.conversation_lock("c-renew"):
+            began = time.monotonic()
+            await asyncio.wait_for(renewed.wait(), 10)
+            assert time.monotonic() - began > 0.3  # held past its timeout…
+            assert await second._redis.get(key) is not None  # …and still taken
+        assert await second._redis.get(key) is None  # released at the end
+        dead = second._redis.lock(key, timeout=0.5)  # a holder that dies without releasing (nor renewing)
+        assert await dead.acquire()
+        began = time.monotonic()
+        async with first.conversation_lock("c-renew"):
+            waited = time.monotonic() - began
+        assert 0.2 < waited < 5
+    finally:
+        await first.close()
+        await second.close()

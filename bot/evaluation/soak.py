@@ -202,5 +202,8 @@ async def soak(args: argparse.Namespace, work_dir: Path) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.work_dir:  # kept afterwards: every process's log is in <dir>/var/logs/
+        Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+        return asyncio.run(soak(args, Path(args.work_dir)))
     with tempfile.TemporaryDirectory(prefix="etown-soak-") as work:
         return asyncio.run(soak(args, Path(work)))
