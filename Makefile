@@ -16,13 +16,15 @@ export PYTHONWARNINGS := ignore
 # Hermetic: Rasa must not phone home (telemetry, error reporting).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help install generate train migrate seed run test test-fast eval bench lint typecheck lock clean browser
+.PHONY: help install generate train migrate seed run cluster soak test test-fast eval bench lint typecheck lock clean browser haproxy
 
 help:
 	@echo "make run    install, train if needed, start rasa + actions + gateway (embedded default)"
 	@echo "make test   install if needed, train if needed, run every suite"
 	@echo "make eval   answer-quality evaluation on held-out questions (prints and writes a report)"
+	@echo "make cluster  HAProxy, 2 gateways, 2 Rasa servers, actions on PostgreSQL + Redis (deploy/)"
 	@echo "make bench  latency / throughput benchmark: full path vs raw Rasa REST"
+	@echo "make soak   300 widget connections through HAProxy, faults on a schedule (a few minutes)"
 	@echo "make lint   ruff"
 	@echo "make typecheck   mypy on bot/ and actions/ (config in pyproject.toml)"
 
@@ -43,6 +45,12 @@ browser:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
 
+# HAProxy for the cluster profile, its fault tests and the soak comes from Debian, like Chromium.
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+
 generate: install
 	$(PY) -m bot generate
 
@@ -61,7 +69,14 @@ seed: migrate
 run: train seed
 	$(PY) -m bot run
 
-test: train browser
+# The cluster of deploy/etown.env.example (PostgreSQL and Redis on this machine; the databases are created).
+cluster: train haproxy
+	$(PY) -m bot run --cluster
+
+soak: train haproxy
+	$(PY) -m bot soak
+
+test: train browser haproxy
 	$(PY) -m bot generate --check
 	$(PY) -m ruff check bot actions tests
 	$(PY) -m mypy

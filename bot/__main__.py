@@ -65,15 +65,39 @@ def _migrate(args: argparse.Namespace) -> int:
     from bot.core.settings import load_settings
     from bot.db.migrate import upgrade
 
-    upgrade(args.url or load_settings().database_url)
+    settings = load_settings()
+    if args.create_database:
+        from bot.processes.cluster import ensure_database
+
+        for url in dict.fromkeys((args.url or settings.database_url, settings.tracker_store_url)):
+            ensure_database(url)
+    upgrade(args.url or settings.database_url)
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.cluster:
+        from bot.processes.cluster import run_cluster
+
+        return run_cluster(gateways=args.gateways, env_file=args.env_file)
     from bot.core.settings import load_settings
     from bot.processes.supervisor import run
 
     return run(load_settings())
+
+
+def _process(args: argparse.Namespace) -> int:
+    from bot.core.settings import load_settings
+    from bot.processes.specs import exec_role
+
+    exec_role(load_settings(), args.role, args.port)
+    return 1  # not reached: exec replaced this process
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from bot.evaluation.soak import main as soak
+
+    return soak(args)
 
 
 def _gateway(args: argparse.Namespace) -> int:
@@ -118,8 +142,24 @@ def main(argv: list[str] | None = None) -> int:
     train.set_defaults(func=_train)
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--url", help="database URL (default: DATABASE_URL)")
+    migrate.add_argument("--create-database", action="store_true", help="create missing PostgreSQL databases first")
     migrate.set_defaults(func=_migrate)
-    sub.add_parser("run", help="start rasa, actions and gateway").set_defaults(func=_run)
+    run = sub.add_parser("run", help="start rasa, actions and gateway")
+    run.add_argument("--cluster", action="store_true", help="HAProxy, N gateways, two Rasa servers (deploy/)")
+    run.add_argument("--gateways", type=int, default=2, help="gateways behind HAProxy (with --cluster)")
+    run.add_argument("--env-file", help="defaults for the environment (with --cluster; deploy/etown.env.example)")
+    run.set_defaults(func=_run)
+    process = sub.add_parser("process", help="run one process in the foreground (what deploy/systemd starts)")
+    process.add_argument("role", choices=["actions", "rasa", "gateway"])
+    process.add_argument("--port", type=int, help="its port (default: from the environment)")
+    process.set_defaults(func=_process)
+    soak = sub.add_parser("soak", help="many widget connections through HAProxy, faults on a schedule")
+    soak.add_argument("--connections", type=int, default=300, help="concurrent widget connections")
+    soak.add_argument("--rate", type=float, default=4.0, help="turns per second, open loop")
+    soak.add_argument("--seconds", type=float, default=180, help="how long turns are sent")
+    soak.add_argument("--fault-every", type=float, default=25, help="seconds between injected faults (0: none)")
+    soak.add_argument("--work-dir", help="keep the cluster's var/ and logs here (default: a temporary folder)")
+    soak.set_defaults(func=_soak)
     sub.add_parser("gateway", help="start only the gateway").set_defaults(func=_gateway)
     evaluate = sub.add_parser("eval", help="answer-quality evaluation on held-out questions")
     evaluate.add_argument("--real-voice", default="tests/eval/real_voice.yml", help="real-voice set (printed first)")

@@ -112,7 +112,7 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The real assistant: trained model, action server, Rasa server and gateway, on free local ports."""
-    from bot.processes.supervisor import private_stack
+    from bot.processes.stack import private_stack
     from bot.rasa.training import MODEL
 
     if not MODEL.exists():

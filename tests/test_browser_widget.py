@@ -20,7 +20,7 @@ import pytest
 from bot.core import payload
 from bot.db import Database
 from bot.handoff import staff_accounts
-from bot.processes.supervisor import STARTUP_TIMEOUT_S
+from bot.processes.specs import STARTUP_TIMEOUT_S
 from tests.test_browser_console import BROWSER_TIMEOUT_MS, CHROMIUM, LAUNCH_ARGS, SHOTS, launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

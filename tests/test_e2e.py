@@ -11,7 +11,7 @@ import pytest
 
 from bot.conversations import store
 from bot.db import Database
-from bot.processes.supervisor import STARTUP_TIMEOUT_S
+from bot.processes.specs import STARTUP_TIMEOUT_S
 from tests.gateway_support import eventually
 
 pytestmark = pytest.mark.slow

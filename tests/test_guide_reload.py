@@ -95,7 +95,7 @@ def test_a_text_edit_goes_live_in_the_running_stack_without_retraining(tmp_path:
 
     import requests
 
-    from bot.processes.supervisor import private_stack
+    from bot.processes.stack import private_stack
     from bot.rasa.endpoints import channel_headers
     from bot.rasa.training import MODEL
 

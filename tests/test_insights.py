@@ -330,7 +330,7 @@ def test_insights_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from bot.core.settings import load_settings
     from bot.db.migrate import upgrade
     from bot.gateway.app import create_app
-    from bot.processes.supervisor import free_port
+    from bot.processes.stack import free_port
     from tests.test_browser_console import SHOTS, launch
 
     url = f"sqlite:///{tmp_path / 'insights.db'}"

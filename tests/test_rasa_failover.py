@@ -180,7 +180,7 @@ def test_turn_replies_stop_at_the_next_turn() -> None:
 
 
 async def test_a_refused_connection_moves_on_at_once(gateway_factory, aiohttp_server) -> None:
-    from bot.processes.supervisor import free_port
+    from bot.processes.stack import free_port
 
     tracker = SharedTracker()
     live = FakeRasa("live", tracker)
@@ -204,7 +204,7 @@ async def test_rasa_waits_for_an_action_server_that_comes_back(aiohttp_server, m
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.processes.supervisor import free_port
+    from bot.processes.stack import free_port
     from bot.rasa import server as rasa_server
 
     rasa_server.wait_for_action_server()

@@ -24,7 +24,9 @@ import pytest
 
 from bot.core.settings import PROJECT_ROOT, load_settings
 from bot.processes import state as process_state
-from bot.processes.supervisor import Child, GaveUp, RestartPolicy, Supervisor, free_port
+from bot.processes.specs import Child
+from bot.processes.stack import free_port
+from bot.processes.supervisor import GaveUp, RestartPolicy, Supervisor
 
 # A stand-in process: answers 200 on every GET of its port; `--ignore-term` makes it ignore SIGTERM, `--crash`
 # makes it print a line and exit with code 3 at once.
@@ -146,7 +148,8 @@ def test_processes_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
         f"""
         import sys, time
         from bot.core.settings import load_settings
-        from bot.processes.supervisor import Child, Supervisor, RestartPolicy
+        from bot.processes.specs import Child
+        from bot.processes.supervisor import RestartPolicy, Supervisor
         child = Child("stand-in", [sys.executable, "-c", {STAND_IN!r}, "{free_port()}"], "http://127.0.0.1:1/")
         supervisor = Supervisor(load_settings(), [child], RestartPolicy())
         supervisor.start_all(quiet=True)
@@ -288,10 +291,10 @@ class RealStack:
             PYTHONUNBUFFERED="1",
         )
         from bot.db.migrate import upgrade
-        from bot.processes.supervisor import environment_set
+        from bot.processes.stack import environment
         from bot.rasa.endpoints import rasa_token
 
-        with environment_set(self.env):
+        with environment(self.env):
             self.settings = load_settings()
         upgrade(self.settings.database_url)
         self.token = rasa_token(self.settings)

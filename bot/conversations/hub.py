@@ -71,7 +71,7 @@ class RedisHub(Hub):
     """Events go to local subscribers at once and to the other gateways through one Redis channel per topic
     (one pattern subscription per gateway: a bureau's traffic is small, and it needs no per-topic bookkeeping)."""
 
-    LOCK_TIMEOUT_S = 60.0  # longer than a Rasa request may take (RasaClient gives up after 30 s)
+    LOCK_TIMEOUT_S = 6.0  # renewed while held: how long a dead gateway's lock outlives it
     RECONNECT_MAX_S = 10.0
 
     def __init__(self, url: str, prefix: str = "etown:hub:", queue_size: int = 256) -> None:
@@ -143,13 +143,24 @@ class RedisHub(Hub):
 
     @contextlib.asynccontextmanager
     async def conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        """Held as long as the turn runs (renewed every third of LOCK_TIMEOUT_S), so a gateway killed mid-turn
+        blocks its conversation for LOCK_TIMEOUT_S at most, not for the longest a turn may take (measured with
+        a 60 s lock: the answers of a killed gateway's turns came 60 s late)."""
         lock = self._redis.lock(f"{self._prefix}lock:{conversation_id}", timeout=self.LOCK_TIMEOUT_S)
         await lock.acquire()
+        renewing = asyncio.create_task(self._renew(lock))
         try:
             yield
         finally:
+            renewing.cancel()
             with contextlib.suppress(Exception):  # expired meanwhile: nothing left to release
                 await lock.release()
+
+    async def _renew(self, lock: Any) -> None:
+        while True:
+            await asyncio.sleep(self.LOCK_TIMEOUT_S / 3)
+            with contextlib.suppress(Exception):  # Redis down: the lock expires, as it would for a dead gateway
+                await lock.reacquire()
 
     async def close(self) -> None:
         if self._listener is not None:

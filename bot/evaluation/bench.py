@@ -295,7 +295,7 @@ class Baseline:
     """The stock assistant served by `rasa run` on a free port (its own actions are never called)."""
 
     def __init__(self, model: Path) -> None:
-        from bot.processes.supervisor import free_port
+        from bot.processes.stack import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -317,10 +317,10 @@ class Baseline:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        from bot.processes.supervisor import url_healthy
+        from bot.processes.specs import healthy
 
         deadline = time.monotonic() + 180
-        while not url_healthy(self.url + "/webhooks/rest/"):
+        while not healthy(self.url + "/webhooks/rest/"):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"baseline rasa did not start; see {self.log.name}")
             time.sleep(0.5)
@@ -334,7 +334,7 @@ class Baseline:
 def main(args: argparse.Namespace) -> int:
     """Our stack and the baseline run at the same time (each idle while the other is measured), and the saturation
     runs alternate between them, so drift in the machine's speed hits both sides alike."""
-    from bot.processes.supervisor import private_stack
+    from bot.processes.stack import private_stack
 
     english = ["hello", "how are you", "I am happy", "great", "bye", "are you a bot?"]
     seconds = float(args.seconds)

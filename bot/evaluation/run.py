@@ -353,7 +353,7 @@ def main(
     raise_floors: bool = False,
     with_nlu_test: bool = True,
 ) -> int:
-    from bot.processes.supervisor import private_stack
+    from bot.processes.stack import private_stack
     from bot.rasa.training import MODEL
 
     real_questions = load_questions(PROJECT_ROOT / real_path)

@@ -26,7 +26,9 @@ import json
 import logging
 from typing import Any, Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+import redis.exceptions
+import sqlalchemy.exc
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.conversations.limits import client_address
 from bot.conversations.router import HANDOFF_COMMAND, Accepted, ChatService, Client
@@ -45,6 +47,9 @@ MAX_FRAME_BYTES = 64 * 1024
 HARD_FRAME_BYTES = 256 * 1024
 HELLO_TIMEOUT_S = 15
 MAX_CLIENT_ID = 64
+# The database or Redis unreachable: the connection ends with an error frame without an id (a client keeps its
+# unacknowledged messages and resends them once it is back), instead of an unexplained drop.
+STORE_DOWN = (sqlalchemy.exc.DBAPIError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 FEEDBACK_LABELS = {"up": "👍", "down": "👎"}
 
 
@@ -261,4 +266,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await connection.run()
     except ConnectionError:
         pass
+    except STORE_DOWN as exc:
+        log.warning("chat connection closed: a store is unreachable (%s)", type(exc).__name__)
+        await connection.error("unavailable", both("conversations.store_down"))
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"store unavailable")
     return ws

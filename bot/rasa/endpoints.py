@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,10 +44,13 @@ def endpoints(settings: Settings) -> dict[str, Any]:
 def write_runtime_endpoints(settings: Settings) -> Path:
     path = settings.var_dir / "endpoints.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    # Written aside and renamed: Rasa servers starting side by side (a cluster) each render it.
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(
         "# Rendered from settings by `python -m bot run`; edit the environment, not this file.\n"
         + yaml.safe_dump(endpoints(settings), sort_keys=True)
     )
+    os.replace(partial, path)
     return path
 
 

@@ -118,6 +118,25 @@ def wait_for_action_server() -> None:
         finally:
             _TURN.reset(token)
 
+    from rasa.core.agent import Agent
+
+    agent_handle_message = Agent.handle_message
+
+    async def agent_handle(self: Agent, message: Any) -> Any:
+        """A turn that fails (the tracker store's database or the Redis lock store unreachable) would otherwise
+        end in Rasa's REST channel as HTTP 200 with no messages, which the gateway takes for a turn that said
+        nothing: the message would never be answered. Answer with the payload of a turn that did not complete
+        instead; the gateway keeps the message and sends it again later (another Rasa server shares the stores)."""
+        try:
+            return await agent_handle_message(self, message)
+        except ActionServerUnreachable:
+            raise  # the payload is already sent
+        except Exception:
+            log.exception("turn of %s failed before it completed; the gateway will send it again", message.sender_id)
+            await message.output_channel.send_custom_json(message.sender_id, {"type": ACTIONS_UNAVAILABLE})
+            raise
+
+    Agent.handle_message = agent_handle
     run._etown_waits = True  # type: ignore[attr-defined]
     RemoteAction.run = run
     MessageProcessor._run_action = _run_action

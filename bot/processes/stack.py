@@ -1,0 +1,93 @@
+"""One whole stack on free loopback ports with its own var/ (for tests, `make eval` and `make bench`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from bot.core.settings import Settings, rasa_processes
+from bot.processes.specs import Child, children, spawn, start, stop, wait_healthy
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningStack:
+    """A started stack: its settings and processes; one process can be stopped and started again."""
+
+    settings: Settings
+    processes: list[Child]
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.processes if c.name == name)
+
+    def stop_one(self, name: str) -> None:
+        stop([self.child(name)])
+
+    def start_one(self, name: str) -> None:
+        child = self.child(name)
+        fresh = next(c for c in children(self.settings) if c.name == name)
+        child.command, child.env = fresh.command, fresh.env
+        spawn(child, self.settings)
+        wait_healthy([child])
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set (or, for empty values, unset) environment variables for the duration of a block."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, before in saved.items():
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
+
+
+@contextlib.contextmanager
+def private_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    """All processes on free ports with their own var/ (for tests, `make eval` and `make bench`)."""
+    from bot.core.settings import load_settings
+    from bot.db.migrate import upgrade
+
+    extra = extra_env or {}
+    gateway, actions = free_port(), free_port()
+    rasa_ports = [free_port() for _ in range(int(extra.get("RASA_PROCESSES") or rasa_processes()))]
+    env = {
+        "VAR_DIR": str(var_dir),
+        "GATEWAY_PORT": str(gateway),
+        "RASA_PORT": str(rasa_ports[0]),
+        "RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports),
+        "ACTION_PORT": str(actions),
+        "PUBLIC_URL": f"http://127.0.0.1:{gateway}",
+        "ACTION_ENDPOINT": "",
+        "DATABASE_URL": "",
+        "TRACKER_STORE_URL": "",
+        **extra,
+    }
+    started: list[Child] = []
+    with environment(env):
+        try:
+            settings = load_settings()
+            upgrade(settings.database_url)
+            started = start(settings, quiet=True)
+            wait_healthy(started)
+            yield RunningStack(settings, started)
+        finally:
+            stop(started)
