@@ -29,15 +29,15 @@ K1, B = 1.2, 0.75
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Words that say nothing about a subject (question words, pronouns, politeness) in both languages.
-_STOP = frozenset(
-    """a an the and or but if of to in on at for from by with about as is are was were be been being am do does did
+_STOP_WORDS = """
+    a an the and or but if of to in on at for from by with about as is are was were be been being am do does did
     have has had i me my we our you your he him his she her it its they them their this that these those there here
     what which who whom when where why how can could should would will shall may might must not no yes so than then
     too very just also any some all each get got need want know tell please thanks thank hi hello dear still
     already now ok okay really much many more most
     我 你 他 她 我们 你们 他们 的 了 吗 呢 吧 啊 是 在 有 和 与 及 或 就 都 也 还 要 会 能 可以 怎么 什么 如何 一下
-    请问 这 那 个 没 不 没有 需要 这个 那个 这样 怎么办 哪些 多少 么""".split()
-)
+    请问 这 那 个 没 不 没有 需要 这个 那个 这样 怎么办 哪些 多少 么"""
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 def _stem(word: str) -> str:
