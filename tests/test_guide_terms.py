@@ -35,9 +35,12 @@ def test_fusion_moves_a_near_tie_towards_the_section_the_text_supports() -> None
     fused = fuse(classes, probabilities, INDEX.scores("the company went bankrupt, who applies for cancellation?"))
     assert abs(fused.sum() - 1.0) < 1e-9
     assert fused[1] > fused[3]
-    # Without any guide term in the post, the classifier's order stands.
+    # Whether the question is about the guide at all stays the classifier's call.
+    assert fused[0] == probabilities[0]
+    # Without any guide term in the post, the classifier's order of the sections stands.
     unchanged = fuse(classes, probabilities, {})
-    assert list(np.argsort(-unchanged)) == list(np.argsort(-probabilities))
+    assert list(np.argsort(-unchanged[1:])) == list(np.argsort(-probabilities[1:]))
+    assert unchanged[0] == probabilities[0]
 
 
 def test_the_real_guide_builds_an_index_over_every_section() -> None:

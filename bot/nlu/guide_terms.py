@@ -116,11 +116,17 @@ class GuideTermIndex:
 
 
 def fuse(classes: Sequence[str], probabilities: np.ndarray, scores: dict[str, float]) -> np.ndarray:
-    """The classifier's probabilities reweighted by the guide text's scores, renormalised (classes without a
-    section, such as "none of the sections", keep the classifier's word, flattened the same way)."""
-    fused = np.power(probabilities, CLASSIFIER_POWER)
+    """The classifier's section probabilities reweighted by the guide text's scores. Classes without a section
+    ("none of the sections") keep the classifier's probability exactly: the guide text reorders the sections but
+    does not decide whether a question is about the guide at all (boosting only the sections had the held-out
+    questions the guide does not cover answered 42 % of the time instead of 12 %)."""
+    known = np.array([not c.startswith("__") for c in classes])  # "__none__" and the like are not sections
+    outside = float(probabilities[~known].sum())
+    fused = np.power(probabilities, CLASSIFIER_POWER) * known
     best = max(scores.values(), default=0.0)
     if best > 0:
-        boost = np.array([np.exp(FUSION_WEIGHT * scores.get(c, 0.0) / best) for c in classes])
-        fused = fused * boost
-    return fused / fused.sum()
+        fused = fused * np.array([np.exp(FUSION_WEIGHT * scores.get(c, 0.0) / best) for c in classes])
+    total = float(fused.sum())
+    if total <= 0:
+        return probabilities
+    return np.where(known, fused / total * (1.0 - outside), probabilities)
