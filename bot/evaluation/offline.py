@@ -25,7 +25,8 @@ import yaml
 from bot.core.settings import PROJECT_ROOT
 from bot.guide import answers
 from bot.guide.loader import default_guide
-from bot.nlu.guide_ranker import GuideSectionRanker, SectionModel, rank_message, training_examples
+from bot.nlu.guide_ranker import GuideSectionRanker, SectionModel, guide_term_index, rank_message, training_examples
+from bot.nlu.guide_terms import GuideTermIndex
 from bot.nlu.language import reply_language
 
 USER_DICT = PROJECT_ROOT / "data" / "generated" / "jieba" / "userdict.txt"
@@ -73,9 +74,9 @@ def train_model() -> SectionModel:
     return model
 
 
-def parse_data(model: SectionModel, text: str) -> dict[str, Any]:
+def parse_data(model: SectionModel, text: str, index: GuideTermIndex | None = None) -> dict[str, Any]:
     """What the ranker puts into Rasa's parse data for this text (the part the answer policy reads)."""
-    result = rank_message(model, text)
+    result = rank_message(model, text, index=index)
     return {
         "text": text,
         "response_selector": {
@@ -109,12 +110,13 @@ def evaluate(path: Path, show_misses: bool = False) -> dict[str, dict[str, float
     model = train_model()
     trained = time.perf_counter() - started
     guide = default_guide()
+    index = guide_term_index() if GuideSectionRanker.get_default_config()["guide_terms"] else None
     questions = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
     groups: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for question in questions:
         text = str(question["q"])
         lang = reply_language(message=text)
-        decision, reply = answers.respond(guide, parse_data(model, text), lang)
+        decision, reply = answers.respond(guide, parse_data(model, text, index), lang)
         result = outcome(question, reply, decision)
         for name in ("all", "zh" if question["lang"] in ("zh", "mixed") else "en"):
             group = groups[name]

@@ -25,6 +25,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.nlu.guide_terms import GuideTermIndex, fuse
 from bot.nlu.segment import question_parts
 
 MODEL_FILE = "guide_ranker.json"
@@ -117,13 +118,21 @@ def _sections_only(model: SectionModel, probabilities: np.ndarray, length: int) 
     return [(model.classes[i], float(probabilities[i])) for i in order[:length]]
 
 
-def rank_message(model: SectionModel, text: str, length: int = 10) -> Ranked:
-    """Rank the whole message, and each question inside it when it holds several (the eval harness uses this too)."""
+def _probabilities(model: SectionModel, text: str, index: GuideTermIndex | None) -> np.ndarray:
     probabilities = model.probabilities(text)
+    return fuse(model.classes, probabilities, index.scores(text)) if index is not None else probabilities
+
+
+def rank_message(model: SectionModel, text: str, length: int = 10, index: GuideTermIndex | None = None) -> Ranked:
+    """Rank the whole message, and each question inside it when it holds several (the eval harness uses this too).
+
+    With `index`, the classifier's probabilities are fused with the guide text's own scores (bot/nlu/guide_terms.py).
+    """
+    probabilities = _probabilities(model, text, index)
     none = float(probabilities[model.classes.index(NONE_LABEL)]) if NONE_LABEL in model.classes else 0.0
     parts = question_parts(text)
     ranked_parts = (
-        [(part, _sections_only(model, model.probabilities(part), PART_RANKING_LENGTH)) for part in parts]
+        [(part, _sections_only(model, _probabilities(model, part, index), PART_RANKING_LENGTH)) for part in parts]
         if len(parts) > 1
         else []
     )
@@ -148,6 +157,17 @@ def training_examples(
     return texts, labels
 
 
+def guide_term_index() -> GuideTermIndex | None:
+    """The guide-text index, built from the knowledge folder when the model loads (a second, no file to store: the
+    guide is read anyway); None when the guide cannot be read, so ranking falls back to the classifier alone."""
+    from bot.guide.loader import GuideError, default_guide
+
+    try:
+        return GuideTermIndex.from_sections(default_guide().sections.values())
+    except (GuideError, OSError):
+        return None
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class GuideSectionRanker(GraphComponent):
     @staticmethod
@@ -165,6 +185,8 @@ class GuideSectionRanker(GraphComponent):
             "section_intent_confidence": 0.5,
             "C": 20.0,
             "ranking_length": 10,
+            # Fuse the classifier with BM25 over the guide's own section texts (bot/nlu/guide_terms.py).
+            "guide_terms": True,
         }
 
     def __init__(
@@ -178,6 +200,9 @@ class GuideSectionRanker(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
+        self._index: GuideTermIndex | None = None
+        if model is not None and self._config["guide_terms"]:
+            self._index = guide_term_index()
 
     @classmethod
     def create(
@@ -202,6 +227,8 @@ class GuideSectionRanker(GraphComponent):
         if len(set(labels)) < 2:
             return self._resource
         self._model = SectionModel.fit(texts, labels, float(self._config["C"]))
+        if self._config["guide_terms"]:
+            self._index = guide_term_index()
         meta, arrays = self._model.to_files()
         with self._model_storage.write_to(self._resource) as directory:
             (directory / MODEL_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -231,7 +258,9 @@ class GuideSectionRanker(GraphComponent):
             return messages
         intent = self._config["retrieval_intent"]
         for message in messages:
-            result = rank_message(self._model, message.get(TEXT) or "", int(self._config["ranking_length"]))
+            result = rank_message(
+                self._model, message.get(TEXT) or "", int(self._config["ranking_length"]), self._index
+            )
             ranking = [
                 {"id": None, "confidence": conf, "intent_response_key": f"{intent}/{sid}"}
                 for sid, conf in result.ranking
