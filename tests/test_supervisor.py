@@ -25,7 +25,7 @@ import pytest
 from bot.core.settings import PROJECT_ROOT, load_settings
 from bot.processes import state as process_state
 from bot.processes.specs import Child
-from bot.processes.stack import free_port
+from bot.processes.stack import free_port, stop_process
 from bot.processes.supervisor import GaveUp, RestartPolicy, Supervisor
 
 # A stand-in process: answers 200 on every GET of its port; `--ignore-term` makes it ignore SIGTERM, `--crash`
@@ -352,13 +352,7 @@ class RealStack:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def _transcript_checks(db: Any, browsers: list[Browser], sent: dict[str, list[str]]) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from bot.core.settings import PROJECT_ROOT
 from bot.processes import state as process_state
-from bot.processes.stack import free_port
+from bot.processes.stack import free_port, stop_process
 
 STARTUP_S = 600  # two Rasa servers loading their model side by side on a shared 2-core machine
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -226,13 +226,7 @@ class ClusterRun:
 
     def stop(self) -> None:
         try:
-            if self.process is not None and self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
+            stop_process(self.process)
         finally:
             self.redis.stop()
             self.proxy.close()
