@@ -188,6 +188,7 @@ async def test_faults_while_conversations_are_live(tmp_path: Path) -> None:
     run.start()
     db: Database | None = None
     clients: list[WidgetClient] = []
+    asker: WidgetClient | None = None
     try:
         took = await run.until(run.all_up, STARTUP_S, "every process up")
         figures.append(f"cluster up in {took:.0f} s")
@@ -209,7 +210,13 @@ async def test_faults_while_conversations_are_live(tmp_path: Path) -> None:
             async def all_answered(said: list[tuple[WidgetClient, Turn]], what: str) -> float:
                 began = time.monotonic()
                 for client, turn in said:
-                    await client.answered(turn, max(1.0, RECOVERY_S - (time.monotonic() - began)))
+                    try:
+                        await client.answered(turn, max(1.0, RECOVERY_S - (time.monotonic() - began)))
+                    except TimeoutError as exc:
+                        # Say where the turn stopped: never stored, stored but not delivered, or answered in the
+                        # database but never shown to the client (a live event lost between gateways).
+                        where = await asyncio.to_thread(_turn_in_database, db, client, turn)
+                        raise AssertionError(f"{what}: {exc}; {where}\n{run.tail()}") from exc
                 took = time.monotonic() - began
                 totals = await asyncio.to_thread(account, db, [*clients, asker])
                 assert (totals.lost, totals.duplicated) == (0, 0), f"{what}: {totals.line()}\n{totals.problems}"
@@ -303,6 +310,8 @@ async def test_faults_while_conversations_are_live(tmp_path: Path) -> None:
     finally:
         for client in clients:
             await client.close()
+        if asker is not None:
+            await asker.close()
         if db is not None:
             db.dispose()
         run.stop()
@@ -313,6 +322,27 @@ async def _first_ack(victims: list, said: list) -> None:  # type: ignore[type-ar
     """Until a turn on the victim gateway is stored: the kill then lands between the ack and the answer."""
     while not any(t.seq is not None for c, t in said if c in victims):
         await asyncio.sleep(0.005)
+
+
+def _turn_in_database(db, client, turn) -> str:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    state = (
+        f"client {client.name} on {client.gateway or 'no connection'} ({client.connections} connections), "
+        f"turn seq {turn.seq}, acknowledged {turn.acked_at is not None}"
+    )
+    if db is None or client.conversation is None:
+        return state
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT id, role, client_id, delivered_at FROM messages WHERE conversation_id = :c ORDER BY id DESC"
+                " LIMIT 6"
+            ),
+            {"c": client.conversation},
+        ).all()
+    stored = "; ".join(f"{r[0]} {r[1]} {r[2] or ''} delivered={r[3] is not None}" for r in reversed(rows))
+    return f"{state}; last messages in the database: {stored}"
 
 
 def _tickets_by_conversation(db) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -124,3 +124,33 @@ async def test_two_gateways_hand_a_message_to_rasa_once(gateway_factory, rasa, r
     )
     assert results == [True, True]
     assert [m["message"] for m in rasa.received] == ["left while the bot was down"]
+
+
+async def test_a_lost_subscription_is_made_good_from_the_database(gateway_factory, rasa, redis_url) -> None:  # type: ignore[no-untyped-def]
+    """Redis restarts: events published while a gateway was not subscribed never arrive. Once it subscribes
+    again, its open connections send what the database holds beyond what they had sent (the fault test's
+    Redis restart had a reply stored by one gateway that the other never showed)."""
+    import redis.asyncio
+
+    gateway = await gateway_factory(REDIS_URL=redis_url)
+    applicant = ChatClient(await gateway.ws_connect("/ws"))
+    conversation = (await applicant.hello())["conversation"]
+    # A reply stored by another gateway whose event was lost on the way: nothing reaches the connection.
+    store.record_messages(gateway.app[DB], conversation, "bot", [("stored while Redis was away", None)])
+    try:
+        await applicant.next("message", timeout=0.5)
+        raise AssertionError("the reply arrived without a resync")
+    except asyncio.TimeoutError:
+        pass
+    control = redis.asyncio.from_url(redis_url)
+    try:
+        clients = await control.client_list(_type="pubsub")
+        ours = [c for c in clients if str(c.get("name", "")).startswith("etown-hub-")]
+        assert ours, clients
+        for client in ours:
+            await control.client_kill_filter(_id=client["id"])
+    finally:
+        await control.close()
+    caught_up = await applicant.next("message", role="bot")
+    assert caught_up["text"] == "stored while Redis was away"
+    assert (await applicant.next("typing"))["active"] is False

@@ -59,9 +59,18 @@ class Delivery:
 
     def soon(self, conversation_id: str, message: StoredMessage) -> None:
         """Deliver in the background (in order per conversation), so acknowledgements are never delayed."""
-        task = asyncio.create_task(self.deliver(conversation_id, message, first_attempt=True))
+        task = asyncio.create_task(self._deliver_or_leave(conversation_id, message))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_or_leave(self, conversation_id: str, message: StoredMessage) -> bool:
+        """A first attempt that fails on a store (Redis or the database down) leaves the message undelivered, for
+        the retry loop; said once in the log instead of as an unretrieved task exception."""
+        try:
+            return await self.deliver(conversation_id, message, first_attempt=True)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the stored message waits for the retry loop
+            log.warning("message %s of %s left for the retry loop: %r", message.seq, conversation_id[:8], exc)
+            return False
 
     @contextlib.asynccontextmanager
     async def _turn(self, conversation_id: str) -> AsyncIterator[None]:
@@ -209,6 +218,8 @@ class Delivery:
                 delivered += 1
             else:
                 blocked.add(conversation_id)
+        if delivered:
+            log.warning("retry loop delivered %d message(s) that had waited for a store or Rasa", delivered)
         return delivered
 
     async def close(self) -> None:

@@ -17,6 +17,11 @@ from typing import Any, AsyncIterator
 
 log = logging.getLogger(__name__)
 
+# Put into every local queue when live events may have been missed (the Redis subscription was lost and is back):
+# each consumer catches up from the database, the source of truth, instead of waiting for its client to reconnect.
+# Internal: consumers act on it and never forward it as it is.
+RESYNC = "resync"
+
 
 class Hub:
     def __init__(self, queue_size: int = 256) -> None:
@@ -44,6 +49,11 @@ class Hub:
                 # A stalled client loses live events, never data: it re-reads history on reconnect.
                 queue.get_nowait()
             queue.put_nowait(event)
+
+    def resync_local(self) -> None:
+        """Tell every local subscriber to catch up (see RESYNC)."""
+        for topic in list(self._queues):
+            self.deliver_local(topic, {"type": RESYNC})
 
     def subscribers(self, topic: str) -> int:
         return len(self._queues.get(topic, ()))
@@ -78,9 +88,10 @@ class RedisHub(Hub):
         super().__init__(queue_size)
         from redis import asyncio as redis_asyncio
 
-        self._redis = redis_asyncio.from_url(url)
-        self._prefix = prefix
         self._origin = uuid.uuid4().hex
+        # Named, so `CLIENT LIST` on the Redis server shows which gateway a connection belongs to.
+        self._redis = redis_asyncio.from_url(url, client_name=f"etown-hub-{self._origin[:12]}")
+        self._prefix = prefix
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -109,12 +120,18 @@ class RedisHub(Hub):
 
     async def _listen(self) -> None:
         delay = 0.5
+        lost = False
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(self._prefix + "*")
                 self._subscribed.set()
                 delay = 0.5
+                if lost:
+                    # What other gateways published meanwhile never arrived: the connections here re-read it.
+                    log.warning("Redis subscription restored; open connections catch up from the database")
+                    self.resync_local()
+                    lost = False
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
@@ -122,6 +139,7 @@ class RedisHub(Hub):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep listening through Redis restarts
+                lost = True
                 log.warning("Redis subscription lost (%s); reconnecting in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.RECONNECT_MAX_S)

@@ -30,6 +30,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot.conversations.hub import RESYNC
 from bot.conversations.limits import client_address
 from bot.conversations.router import HANDOFF_COMMAND, Accepted, ChatService, Client
 from bot.conversations.store import ConversationInfo
@@ -103,10 +104,19 @@ class ChatConnection:
         self.chat = chat
         self.client = client
         self.conversation: ConversationInfo | None = None
+        self.last_seq = 0  # the newest transcript entry this connection has sent (where a catch-up starts)
 
     async def send(self, frame: dict[str, Any]) -> None:
         if not self.ws.closed:
             await self.ws.send_str(json.dumps(frame, ensure_ascii=False, default=str))
+            self._sent_up_to(frame)
+
+    def _sent_up_to(self, frame: dict[str, Any]) -> None:
+        entries = frame.get("history") if frame.get("type") == "welcome" else [frame]
+        for entry in entries or ():
+            seq = entry.get("seq") if isinstance(entry, dict) and entry.get("type", "message") == "message" else None
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                self.last_seq = max(self.last_seq, seq)
 
     async def error(self, code: str, message: str, client_id: str | None = None) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
@@ -120,6 +130,7 @@ class ChatConnection:
             return
         hello, self.conversation = opened
         after = hello["after"] if isinstance(hello.get("after"), int) else 0
+        self.last_seq = max(0, after)
         topic = self.conversation.id
         queue = self.chat.hub.subscribe(topic)
         writer = asyncio.create_task(self._write_events(queue))
@@ -168,9 +179,25 @@ class ChatConnection:
         while True:
             event = await queue.get()
             try:
-                await self.send(event)
+                if event.get("type") == RESYNC:
+                    await self._catch_up()
+                else:
+                    await self.send(event)
             except ConnectionError:
                 return
+            except STORE_DOWN as exc:  # the catch-up waits for the next resync, or the client's reconnection
+                log.warning("catch-up skipped: a store is unreachable (%s)", type(exc).__name__)
+
+    async def _catch_up(self) -> None:
+        """Send what was stored after the last entry this connection sent (live events were lost meanwhile); the
+        widget drops entries it already has by seq."""
+        assert self.conversation is not None
+        missed = await self.chat.history(self.conversation.id, after_seq=self.last_seq)
+        for message in missed:
+            await self.send({"type": "message", **message.as_wire()})
+        if missed:
+            # The "stopped typing" of those turns may be among what was lost.
+            await self.send({"type": "typing", "role": "bot", "active": False})
 
     async def _handle(self, data: Any) -> None:
         client_id = None

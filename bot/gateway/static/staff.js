@@ -263,8 +263,9 @@
     ws.onmessage = function (event) {
       var e = JSON.parse(event.data);
       if (e.type === "ticket_new") notify("New conversation waiting · 新的待接入对话 #" + e.ticket);
-      if (e.type === "ticket_new" || e.type === "queue_changed") loadTickets(true);
-      if (e.type === "ticket_message" && selected !== null) select(selected, true);
+      // "resync": live events may have been lost on the server's side (Redis restarted); re-read both lists.
+      if (e.type === "ticket_new" || e.type === "queue_changed" || e.type === "resync") loadTickets(true);
+      if ((e.type === "ticket_message" || e.type === "resync") && selected !== null) select(selected, true);
     };
     // The server closes the socket when the session ends (idle timeout, logout elsewhere): back to the login page.
     ws.onclose = function () {
