@@ -130,6 +130,13 @@ def test_every_which_one_menu_and_the_rephrase_offer_a_person(guide) -> None:  #
         ("居留许可快到期了", "permit_timing", "expiring"),
         ("居留许可已经过期了", "permit_timing", "expired"),
         ("how do I apply", "location", None),
+        # A comparison names values without saying which is the asker's.
+        ("how is it decided whether someone is category A or B", "category", None),
+        ("Category B vs C: what changes for the employer?", "category", None),
+        ("A类和B类有什么区别", "category", None),
+        ("AB类怎么划分", "category", None),
+        ("does it work differently inside or outside China", "location", None),
+        ("在境内还是境外申请比较快", "location", None),
     ],
 )
 def test_slots_are_read_from_the_askers_words(guide, text: str, slot: str, value: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -144,6 +151,16 @@ def test_a_stated_case_picks_its_answer(guide) -> None:  # type: ignore[no-untyp
     assert reply.custom["situation"] == {"value": "inside"}
     decision, _ = answers.respond(guide, parse("B类需要什么条件", ("categories_overview", 0.7)), "zh")
     assert decision.sections == ("category_b",)
+
+
+def test_a_comparison_of_cases_keeps_the_overview(guide) -> None:  # type: ignore[no-untyped-def]
+    """Naming two categories asks how they differ: the overview answers it, not the first category named."""
+    decision, reply = answers.respond(
+        guide, parse("what decides whether a foreigner counts as category A or B", ("categories_overview", 0.6)), "en"
+    )
+    assert decision.sections == ("categories_overview",)
+    decision, _ = answers.respond(guide, parse("A类跟B类怎么区分", ("categories_overview", 0.6)), "zh")
+    assert decision.sections == ("categories_overview",)
 
 
 def test_a_case_with_its_own_key_fact_opens_with_it(guide) -> None:  # type: ignore[no-untyped-def]

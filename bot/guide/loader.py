@@ -269,8 +269,11 @@ def _parse_situations(raw: Any, problems: list[str]) -> Situations:
             pattern = _cues((value or {}).get("cues"), f"{where} {value_id}", problems)
             if label and pattern:
                 values.append(SlotValue(str(value_id), label, pattern))
+        compares = None
+        if (item or {}).get("compares") is not None:
+            compares = _cues(item["compares"], f"{where} compares", problems)
         if ask and len(values) >= 2:
-            slots[str(slot_id)] = Slot(str(slot_id), ask, tuple(values))
+            slots[str(slot_id)] = Slot(str(slot_id), ask, tuple(values), compares)
         else:
             problems.append(f"{where}: needs `ask` and at least two values")
     distinctions = []

@@ -160,6 +160,9 @@ class Slot:
     id: str
     ask: Localized
     values: tuple[SlotValue, ...]
+    # Words that weigh the values against each other ("category A or B?", "境内还是境外"): nothing is read then,
+    # since naming a value in a comparison does not say it is the asker's.
+    compares: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)

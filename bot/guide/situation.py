@@ -28,7 +28,10 @@ def needs_person(text: str, situations: Situations) -> bool:
 
 
 def read_slot(text: str, slot: Slot) -> str | None:
-    """The slot's value the message states: the value whose cues match, None when none or several do."""
+    """The slot's value the message states: the value whose cues match, None when none or several do, or when
+    the message compares the values (the slot's `compares` cues)."""
+    if slot.compares is not None and slot.compares.search(text or ""):
+        return None
     found = [value.id for value in slot.values if value.pattern.search(text or "")]
     return found[0] if len(found) == 1 else None
 
