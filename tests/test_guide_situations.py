@@ -100,7 +100,12 @@ def test_a_runner_up_that_needs_a_person_offers_one(guide) -> None:  # type: ign
         "the new school asked for my old permit to be closed first", ("change_employer", 0.6), ("employer_dispute", 0.2)
     )
     decision, reply = answers.respond(guide, ranked, "en")
-    assert decision.related == ("employer_dispute",) and reply.buttons[0] == PERSON
+    # Offered after the answer's own buttons, without the "staff reply at…" note: nothing in the words asks for it.
+    assert decision.related == ("employer_dispute",) and reply.buttons[-1] == PERSON and reply.buttons[0] != PERSON
+    assert not reply.custom["needs_staff"] and reply.custom["note"] is None
+    # Words that describe a dispute put the person first.
+    disputed = parse("my school refuses to close my old permit", ("change_employer", 0.6), ("employer_dispute", 0.2))
+    assert answers.respond(guide, disputed, "en")[1].buttons[0] == PERSON
     calm = parse(
         "the new school asked for my old permit to be closed first", ("change_employer", 0.6), ("cancellation", 0.2)
     )

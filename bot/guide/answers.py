@@ -194,11 +194,13 @@ def answer(
     staff: StaffAvailability | None = None,
     situated: Situated | None = None,
     key_facts: dict[str, Localized] | None = None,
+    person_after: bool = False,
 ) -> Reply:
     """The answer to a question (and, for a long post, up to two more sections), key fact first.
 
     Sections that usually need a person put "Talk to a person" first among the buttons, with a note saying when
-    staff reply; the one question of a distinction the message left open comes next (a button per case), then a
+    staff reply (`person_after`: only a runner-up needs one, so the person comes last, without the note); the one
+    question of a distinction the message left open comes next (a button per case), then a
     procedure's checklist, then the runners-up as related questions.
     """
     sections = (section, *more)
@@ -255,6 +257,8 @@ def answer(
         request = checklists.request_payload(section.procedure)
         buttons.append({"title": t("guide.my_checklist", lang), "payload": request})
     buttons += custom["related"]
+    if person_after and not needs_staff:
+        buttons.append(handoff_button(lang))
     return Reply(text=single_bubble("\n".join(parts)), custom=custom, buttons=buttons)
 
 
@@ -282,11 +286,12 @@ def respond(
         decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)
         related = tuple(guide.sections[sid] for sid in decision.related)
-        # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one: offer staff.
-        person = person or any(s.handoff for s in related)
+        # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one: staff are
+        # offered too, after the answer's own buttons (the message itself said nothing that calls for a person).
+        after = not person and any(s.handoff for s in related)
         # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
         cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
-        return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases)
+        return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after)
     if decision.kind == "clarify":
         return decision, clarify(guide, decision.sections, lang, offer_person=person)
     return decision, not_covered(lang)
