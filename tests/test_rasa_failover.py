@@ -242,3 +242,37 @@ async def test_rasa_waits_for_an_action_server_that_comes_back(aiohttp_server, m
     finally:
         rasa_server._TURN.reset(token)
     assert turn["unreachable"] is True  # the turn will end unsaved, with the actions_unavailable payload
+
+
+async def test_an_action_that_fails_on_the_server_is_tried_again(aiohttp_server) -> None:
+    """An action whose database was briefly down answers HTTP 500: tried again within the turn, as an unreachable
+    server is (stock Rasa would drop the action's events and the user would get no answer); a 400 rejection is
+    Rasa's own protocol and is not retried."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa import server as rasa_server
+
+    rasa_server.wait_for_action_server()
+    calls = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        calls.append(await request.json())
+        if len(calls) < 3:  # the action's store is down for the first two calls
+            return web.json_response({"error": "database unreachable"}, status=500)
+        return web.json_response({"events": [], "responses": [{"text": "from the action server"}]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    server = await aiohttp_server(app)
+    action = RemoteAction("action_answer_guide", EndpointConfig(f"http://127.0.0.1:{server.port}/webhook"))
+    tracker = DialogueStateTracker("c1", [])
+    token = rasa_server._TURN.set({})
+    try:
+        events = await action.run(CollectingOutputChannel(), None, tracker, Domain.empty())  # type: ignore[arg-type]
+    finally:
+        rasa_server._TURN.reset(token)
+    assert [e.text for e in events] == ["from the action server"] and len(calls) == 3

@@ -5,8 +5,9 @@ schema itself and builds a new validator on each call: ~15 ms of CPU per custom 
 `compile_action_response_validation` validates against the same schema with a validator built once, raising the same
 `ValidationError` with the same hint, so behaviour is unchanged. `rasa run` without this still works, only slower.
 
-And one robustness fix: when the action server cannot be reached (restarting after a crash), stock Rasa logs the
-error, drops the action's events and carries on, so the user gets a half-done turn (often no answer at all) and the
+And one robustness fix: when the action server cannot be reached (restarting after a crash) or answers with a
+server error (an action's database briefly unreachable), stock Rasa logs the error, drops the action's events and
+carries on, so the user gets a half-done turn (often no answer at all) and the
 tracker keeps it. `wait_for_action_server` instead retries the call for a few seconds (a restart is usually that
 quick), and if the server is still unreachable ends the turn without saving it and answers with one custom
 payload, `{"type": "actions_unavailable"}`: the gateway keeps the message and sends it again later, so the turn
@@ -66,8 +67,16 @@ def compile_action_response_validation() -> None:
 
 
 def _unreachable(exc: BaseException) -> bool:
-    """RemoteAction turns connection errors into a RasaException raised while handling them (no `from`)."""
-    return isinstance(exc.__cause__ or exc.__context__, aiohttp.ClientConnectionError)
+    """The action server could not run the action: unreachable (RemoteAction raises while handling the connection
+    error, no `from`), or it answered with a server error, as it does when an action's own store (the database)
+    is briefly unreachable. Stock Rasa would carry on without the action's events, so the user would get a turn
+    with no answer that a resend could not repair (the tracker already holds the turn)."""
+    from rasa.utils.endpoints import ClientResponseError
+
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, aiohttp.ClientConnectionError):
+        return True
+    return isinstance(cause, ClientResponseError) and cause.status >= 500
 
 
 def wait_for_action_server() -> None:
@@ -94,7 +103,7 @@ def wait_for_action_server() -> None:
                 if left <= 0:
                     turn["unreachable"] = True
                     raise
-                log.warning("action server unreachable for %s; trying again in %.2f s", self.name(), min(delay, left))
+                log.warning("action server could not run %s; trying again in %.2f s", self.name(), min(delay, left))
                 await asyncio.sleep(min(delay, left))
                 delay = min(delay * 2, 2.0)
 
