@@ -89,6 +89,9 @@ async def test_handoff_from_queue_to_resolve(gateway, rasa) -> None:
 
     before = len(rasa.received)
     await applicant.send({"type": "message", "id": "2", "text": "are you there? <script>x</script>"})
+    ack = await applicant.next("ack", id="2")
+    # The applicant's client learns that the turn is over (no bot reply will come) as after a bot turn.
+    assert (await applicant.next("typing", turn=ack["seq"]))["active"] is False
     event = await next_event(staff_ws, "ticket_message", role="user")
     assert event["message"]["text"] == "are you there? <script>x</script>"
     # The console hears of it only once its delivery is settled (recorded as handed to the staff, not to Rasa).

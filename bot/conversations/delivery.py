@@ -109,7 +109,11 @@ class Delivery:
         await asyncio.to_thread(store.record_replies, self.db, conversation.id, message.seq, "bot", [])
         ticket = await asyncio.to_thread(tickets.open_ticket_of, self.db, conversation.id)
         await self.publisher.publish(
-            [MessageAdded(conversation.id, message, to_applicant=False, to_staff=True, ticket=ticket)]
+            [
+                MessageAdded(conversation.id, message, to_applicant=False, to_staff=True, ticket=ticket),
+                # The turn ends here for the applicant's client too: the bot will not answer this message.
+                Typing(conversation.id, "bot", False, turn=message.seq),
+            ]
         )
         return True
 
