@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.core.errors import ServiceError
+from bot.texts import both
 
 # C0/C1 controls (except tab and newline) and the explicit bidi embeddings/overrides/isolates, which can make
 # text display differently from what it is ("Trojan source"); plain direction marks (U+200E/F) are harmless.
@@ -19,10 +20,10 @@ class TextRejected(ServiceError):
 def clean_text(raw: object, max_chars: int) -> str:
     """Normalise line ends, drop control characters, trim; reject non-text, empty and over-long input."""
     if not isinstance(raw, str):
-        raise TextRejected("bad_type", "Message text must be a string.")
+        raise TextRejected("bad_type", both("errors.message.bad_type"))
     text = _CONTROL.sub("", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not text:
-        raise TextRejected("empty", "The message is empty.")
+        raise TextRejected("empty", both("errors.message.empty"))
     if len(text) > max_chars:
-        raise TextRejected("too_long", f"The message is too long ({len(text)} characters; the limit is {max_chars}).")
+        raise TextRejected("too_long", both("errors.message.too_long", length=len(text), limit=max_chars))
     return text

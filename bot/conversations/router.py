@@ -78,40 +78,40 @@ class ChatService:
 
     # -- limits --------------------------------------------------------------------------------------
 
-    async def _limit(self, checks_: list[tuple[Rule, str]], message: str) -> None:
+    async def _limit(self, checks_: list[tuple[Rule, str]], message_key: str) -> None:
         """Counts the input against every rule; refuses (without storing anything) when one is exceeded."""
         waits = [await self.limiter.hit(rule, key) for rule, key in checks_]
         worst = max(waits, default=0.0)
         if worst > 0:
             names = [rule.name for (rule, _), wait in zip(checks_, waits, strict=True) if wait > 0]
             self.refused[names[0]] += 1
-            raise TextRejected("rate_limited", message.format(seconds=int(worst) + 1))
+            raise TextRejected("rate_limited", both(message_key, seconds=int(worst) + 1))
 
     async def admit_frame(self, conversation_id: str | None, client: Client) -> None:
         """Every frame of every transport (ping, set_language, hello included) counts."""
         pairs = [(self.rules.frames_per_address, client.address)]
         if conversation_id:
             pairs.append((self.rules.frames, conversation_id))
-        await self._limit(pairs, "Too many frames; please wait {seconds} seconds.")
+        await self._limit(pairs, "errors.limit.frames")
 
     async def _admit_message(self, conversation_id: str, client: Client) -> None:
         await self._limit(
             [(self.rules.messages, conversation_id), (self.rules.messages_per_address, client.address)],
-            "Too many messages; please wait {seconds} seconds and resend.",
+            "errors.limit.messages",
         )
 
     async def _admit_handoff(self, conversation_id: str, client: Client) -> None:
         """A request for a person opens a ticket (and a webhook), so it has its own caps."""
         await self._limit(
             [(self.rules.handoffs, conversation_id), (self.rules.handoffs_per_address, client.address)],
-            "Too many requests for a person; please wait {seconds} seconds (your earlier request is kept).",
+            "errors.limit.handoffs",
         )
 
     async def _admit_lookup(self, client: Client) -> None:
         """Per-address throttling in front of the per-number backoff and the per-conversation lock."""
         await self._limit(
             [(self.rules.lookups_per_address, client.address)],
-            "Too many passport checks from your network; please wait {seconds} seconds.",
+            "errors.limit.verifications",
         )
 
     # -- conversations -------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ class ChatService:
                 return found
         await self._limit(
             [(self.rules.new_conversations, client.address)],
-            "Too many new conversations from your network; please wait {seconds} seconds.",
+            "errors.limit.conversations",
         )
         return await asyncio.to_thread(store.open_conversation, self.db, None, channel)
 
@@ -203,11 +203,11 @@ class ChatService:
         await self._admit_message(conversation.id, client)
         check = await asyncio.to_thread(checks.current, self.db, conversation.id)
         if check is None or check.step != "passport":
-            raise TextRejected("no_verification", "No passport check was requested in this conversation.")
+            raise TextRejected("no_verification", both("errors.passport.not_requested"))
         if not isinstance(passport, str) or not passport.strip():
-            raise TextRejected("empty", "The passport number is empty.")
+            raise TextRejected("empty", both("errors.passport.empty"))
         if len(passport) > 40:
-            raise TextRejected("too_long", "That is too long for a passport number.")
+            raise TextRejected("too_long", both("errors.passport.too_long"))
         await self._admit_lookup(client)
         return await self._verify(conversation, check, passport, passport_hidden(), client_id)
 
@@ -240,14 +240,14 @@ class ChatService:
     ) -> Accepted:
         """Only payloads of buttons the bot offered in this conversation are accepted."""
         if not isinstance(payload, str) or not payload.startswith("/"):
-            raise TextRejected("bad_payload", "This button is not valid.")
+            raise TextRejected("bad_payload", both("errors.button.bad_payload"))
         earlier = await self._earlier(conversation, client_id)
         if earlier is not None:
             return earlier
         await self._admit_message(conversation.id, client)
         offered = await asyncio.to_thread(store.offered_payloads, self.db, conversation.id)
         if payload not in offered:
-            raise TextRejected("not_offered", "This button was not offered in this conversation.")
+            raise TextRejected("not_offered", both("errors.button.not_offered"))
         if payload.startswith(HANDOFF_COMMAND):
             await self._admit_handoff(conversation.id, client)
         label = title if isinstance(title, str) and title.strip() else payload

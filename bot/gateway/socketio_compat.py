@@ -27,6 +27,7 @@ from bot.conversations.limits import client_address
 from bot.conversations.router import ChatService, Client
 from bot.gateway.keys import CHAT, SETTINGS
 from bot.nlu.language import normalize_language
+from bot.texts import both
 
 log = logging.getLogger(__name__)
 USER_EVENT = "user_uttered"
@@ -140,7 +141,7 @@ def attach(app: web.Application) -> socketio.AsyncServer:
             if chosen is not None and chosen != conversation.language_choice:
                 await service.set_language_choice(conversation.id, chosen)
             if isinstance(text, str) and len(text) > service.settings.max_message_chars * 4:
-                raise TextRejected("too_long", "The message is too long.")
+                raise TextRejected("too_long", both("errors.message.too_long_short"))
             try:
                 if isinstance(text, str) and text.startswith("/"):
                     accepted = await service.accept_button(conversation, text, text, None, client)

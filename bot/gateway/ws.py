@@ -70,20 +70,20 @@ def parse_frame(raw: Any) -> dict[str, Any]:
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ProtocolError("bad_encoding", "Frames must be UTF-8 text.") from exc
+            raise ProtocolError("bad_encoding", both("errors.frame.bad_encoding")) from exc
     try:
         frame = json.loads(raw)
     except (TypeError, ValueError) as exc:
-        raise ProtocolError("bad_json", "Frames must be JSON objects.") from exc
+        raise ProtocolError("bad_json", both("errors.frame.bad_json")) from exc
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        raise ProtocolError("bad_frame", 'A frame needs a "type".')
+        raise ProtocolError("bad_frame", both("errors.frame.bad_frame"))
     return frame
 
 
 def _sized(raw: Any) -> Any:
     """A frame larger than any message needs is refused with a clear error; the connection stays open."""
     if len(raw) > MAX_FRAME_BYTES:
-        raise ProtocolError("too_large", f"Frames are limited to {MAX_FRAME_BYTES // 1024} KB.")
+        raise ProtocolError("too_large", both("errors.frame.too_large", kb=MAX_FRAME_BYTES // 1024))
     return raw
 
 
@@ -92,7 +92,7 @@ def client_id_of(frame: dict[str, Any]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, (str, int)) or isinstance(value, bool) or len(str(value)) > MAX_CLIENT_ID:
-        raise ProtocolError("bad_id", f'"id" must be a string of at most {MAX_CLIENT_ID} characters.')
+        raise ProtocolError("bad_id", both("errors.frame.bad_id", chars=MAX_CLIENT_ID))
     return str(value)
 
 
@@ -168,7 +168,7 @@ class ChatConnection:
                 await self.chat.admit_frame(None, self.client)
                 frame = parse_frame(_sized(raw.data))
                 if frame["type"] != "hello":
-                    await self.error("hello_expected", 'Send {"type": "hello"} first.')
+                    await self.error("hello_expected", both("errors.frame.hello_expected"))
                     continue
                 requested = frame.get("conversation")
                 return frame, await self.chat.open(requested if isinstance(requested, str) else None, self.client)
@@ -214,9 +214,9 @@ class ChatConnection:
             elif kind == "set_language":
                 await self._set_language(frame)
             elif kind == "hello":
-                await self.error("already_open", "This connection already has a conversation.", client_id)
+                await self.error("already_open", both("errors.frame.already_open"), client_id)
             else:
-                await self.error("unknown_type", f"Unknown frame type {kind[:40]!r}.", client_id)
+                await self.error("unknown_type", both("errors.frame.unknown_type", kind=repr(kind[:40])), client_id)
         except ServiceError as exc:  # a bad frame (ProtocolError) or input the router refused (TextRejected)
             await self.error(exc.code, str(exc), client_id)
 
@@ -248,7 +248,7 @@ class ChatConnection:
         """Thumbs up or down on an answer; a thumbs-down tells the bot the answer did not help (it offers a person)."""
         value, about = frame.get("value"), frame.get("seq")
         if value not in ("up", "down") or not isinstance(about, int) or isinstance(about, bool):
-            raise ProtocolError("bad_feedback", 'feedback needs "value": "up"|"down" and the "seq" of the answer.')
+            raise ProtocolError("bad_feedback", both("errors.frame.bad_feedback"))
         command = "/unhelpful" if value == "down" else "/thanks"
         return self._control(client_id, command, FEEDBACK_LABELS[value], {"feedback": value, "about": about})
 
@@ -273,7 +273,7 @@ class ChatConnection:
         raw = frame.get("lang")
         language = normalize_language(raw)
         if raw is not None and language is None:
-            raise ProtocolError("bad_language", 'lang must be "en", "zh" or null.')
+            raise ProtocolError("bad_language", both("errors.frame.bad_language"))
         await self.chat.set_language_choice(self.conversation.id, language)
         self.conversation = await self.chat.resume(self.conversation.id) or self.conversation
         await self.send({"type": "language", "lang": language})
