@@ -9,7 +9,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -69,16 +69,22 @@ def create_staff(db: Database, username: str, display_name: str, password: str, 
         return Staff(user.id, user.username, user.display_name, user.role)
 
 
+def _user_id(session: Any, username: str) -> int:
+    """The account's id by its (normalised) name, for the admin commands that change one account."""
+    user_id = session.execute(
+        sa.select(StaffUser.id).where(StaffUser.username == username.strip().lower())
+    ).scalar_one_or_none()
+    if user_id is None:
+        raise AccountError(f"no staff member {username!r}")
+    return int(user_id)
+
+
 def set_password(db: Database, username: str, password: str) -> None:
     """A new password ends every open session of the account (a stolen cookie dies with the old password)."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters")
     with db.transaction() as session:
-        user_id = session.execute(
-            sa.select(StaffUser.id).where(StaffUser.username == username.strip().lower())
-        ).scalar_one_or_none()
-        if user_id is None:
-            raise AccountError(f"no staff member {username!r}")
+        user_id = _user_id(session, username)
         session.execute(
             sa.update(StaffUser)
             .where(StaffUser.id == user_id)
@@ -178,11 +184,7 @@ def enrol_totp(db: Database, username: str, box: totp.SecretBox) -> str:
     logins then need a code."""
     secret = totp.new_secret()
     with db.transaction() as session:
-        user_id = session.execute(
-            sa.select(StaffUser.id).where(StaffUser.username == username.strip().lower())
-        ).scalar_one_or_none()
-        if user_id is None:
-            raise AccountError(f"no staff member {username!r}")
+        user_id = _user_id(session, username)
         session.execute(
             sa.update(StaffUser)
             .where(StaffUser.id == user_id)
