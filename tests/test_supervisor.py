@@ -25,7 +25,7 @@ import pytest
 from bot.core.settings import PROJECT_ROOT, load_settings
 from bot.processes import state as process_state
 from bot.processes.specs import Child
-from bot.processes.stack import free_port, stop_process
+from bot.processes.stack import SupervisorRun, free_port
 from bot.processes.supervisor import GaveUp, RestartPolicy, Supervisor
 
 # A stand-in process: answers 200 on every GET of its port; `--ignore-term` makes it ignore SIGTERM, `--crash`
@@ -266,19 +266,18 @@ class Browser:
                 pass  # resent after the reconnection
 
 
-class RealStack:
+class RealStack(SupervisorRun):
     """`python -m bot run` as an operator starts it, on free loopback ports with its own var/."""
 
     def __init__(self, var_dir: Path) -> None:
-        self.var_dir = var_dir
         self.gateway_port, actions_port = free_port(), free_port()
         self.rasa_urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
-        self.env = {
+        env = {
             key: value
             for key, value in os.environ.items()
             if key not in ("DATABASE_URL", "TRACKER_STORE_URL", "ACTION_ENDPOINT", "REDIS_URL", "RASA_PROCESSES")
         }
-        self.env.update(
+        env.update(
             VAR_DIR=str(var_dir),
             GATEWAY_PORT=str(self.gateway_port),
             PUBLIC_URL=f"http://127.0.0.1:{self.gateway_port}",
@@ -294,21 +293,14 @@ class RealStack:
         from bot.processes.stack import environment
         from bot.rasa.endpoints import rasa_token
 
+        super().__init__(env, var_dir, var_dir / "supervisor.out")
         with environment(self.env):
             self.settings = load_settings()
         upgrade(self.settings.database_url)
         self.token = rasa_token(self.settings)
-        self.output = var_dir / "supervisor.out"
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        with open(self.output, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"], cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=out
-            )
-
-    def states(self) -> dict[str, dict[str, Any]]:
-        return process_state.read(self.var_dir)
+        self.launch()
 
     async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
         """Wait for a condition on the published states or the database; returns when it held (monotonic)."""
@@ -343,16 +335,6 @@ class RealStack:
         states = self.states()
         return len(states) == 4 and all(entry["state"] == "up" for entry in states.values())
 
-    def back(self, name: str, old_pid: int) -> bool:
-        entry = self.states().get(name) or {}
-        return entry.get("state") == "up" and entry.get("pid") not in (None, old_pid)
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.output.read_text(errors="replace") if self.output.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 def _transcript_checks(db: Any, browsers: list[Browser], sent: dict[str, list[str]]) -> None:

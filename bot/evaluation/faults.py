@@ -15,15 +15,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from bot.core.settings import PROJECT_ROOT
-from bot.processes import state as process_state
-from bot.processes.stack import free_port, stop_process
+from bot.processes.stack import SupervisorRun, free_port
 
 STARTUP_S = 600  # two Rasa servers loading their model side by side on a shared 2-core machine
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -154,7 +152,7 @@ class RedisServer:
         self.start()
 
 
-class ClusterRun:
+class ClusterRun(SupervisorRun):
     """`python -m bot run --cluster` on free ports, its own Redis and a cuttable database; `with` stops it all."""
 
     def __init__(self, work_dir: Path, gateways: int = 2, extra_env: dict[str, str] | None = None) -> None:
@@ -177,8 +175,8 @@ class ClusterRun:
             "NEW_CONVERSATIONS_PER_HOUR", "HANDOFFS_PER_HOUR", "LOOKUPS_PER_HOUR", "ADDRESS_MESSAGES_PER_MINUTE",
             "FRAMES_PER_MINUTE", "MESSAGES_PER_MINUTE",
         )}
-        self.env = {k: v for k, v in os.environ.items() if k not in ("ACTION_ENDPOINT", "RASA_PROCESSES")}
-        self.env.update(
+        env = {k: v for k, v in os.environ.items() if k not in ("ACTION_ENDPOINT", "RASA_PROCESSES")}
+        env.update(
             VAR_DIR=str(work_dir / "var"),
             DATABASE_URL=base.set(database=self.database).render_as_string(hide_password=False),
             TRACKER_STORE_URL=base.set(database=self.database + "_tracker").render_as_string(hide_password=False),
@@ -197,25 +195,18 @@ class ClusterRun:
             PYTHONPATH=str(PROJECT_ROOT),
             **generous,
         )
-        self.env.update(extra_env or {})
-        self.output = work_dir / "cluster.out"
-        self.process: subprocess.Popen[bytes] | None = None
+        env.update(extra_env or {})
+        super().__init__(env, work_dir / "var", work_dir / "cluster.out")
 
     @property
     def ws_url(self) -> str:
         return self.public_url.replace("http", "ws", 1) + "/ws"
 
-    @property
-    def var_dir(self) -> Path:
-        return Path(self.env["VAR_DIR"])
-
     def names(self) -> list[str]:
         return ["actions", "rasa", "rasa-2", *(f"gateway-{n}" for n in range(1, self.gateways + 1)), "haproxy"]
 
     def start(self) -> None:
-        with open(self.output, "ab") as out:
-            command = [sys.executable, "-m", "bot", "run", "--cluster", "--gateways", str(self.gateways)]
-            self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=out)
+        self.launch("--cluster", "--gateways", str(self.gateways))
 
     def __enter__(self) -> ClusterRun:
         self.start()
@@ -226,7 +217,7 @@ class ClusterRun:
 
     def stop(self) -> None:
         try:
-            stop_process(self.process)
+            super().stop()
         finally:
             self.redis.stop()
             self.proxy.close()
@@ -247,9 +238,6 @@ class ClusterRun:
 
     # -- what the supervisor publishes ----------------------------------------------------------------------------
 
-    def states(self) -> dict[str, dict[str, Any]]:
-        return process_state.read(self.var_dir)
-
     def pid(self, name: str) -> int:
         pid = (self.states().get(name) or {}).get("pid")
         if not pid:
@@ -259,14 +247,6 @@ class ClusterRun:
     def all_up(self) -> bool:
         states = self.states()
         return sorted(states) == sorted(self.names()) and all(e["state"] == "up" for e in states.values())
-
-    def back(self, name: str, old_pid: int) -> bool:
-        entry = self.states().get(name) or {}
-        return entry.get("state") == "up" and entry.get("pid") not in (None, old_pid)
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.output.read_text(errors="replace") if self.output.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
     async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
         """Wait for a condition (on the published states, the database, …); returns how long it took."""

@@ -6,11 +6,13 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from bot.core.settings import Settings, rasa_processes
+from bot.core.settings import PROJECT_ROOT, Settings, rasa_processes
+from bot.processes import state as process_state
 from bot.processes.specs import Child, children, spawn, start, stop, wait_healthy
 
 
@@ -33,6 +35,37 @@ def stop_process(process: subprocess.Popen[bytes] | None, grace_s: float = 60) -
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class SupervisorRun:
+    """`python -m bot run …` started as an operator starts it, in its own process with its output in one file, and
+    what its supervisor publishes: for the tests and fault runs that kill the processes it supervises."""
+
+    def __init__(self, env: dict[str, str], var_dir: Path, output: Path) -> None:
+        self.env = env
+        self.var_dir = var_dir
+        self.output = output
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self, *arguments: str) -> None:
+        with open(self.output, "ab") as out:
+            command = [sys.executable, "-m", "bot", "run", *arguments]
+            self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=out)
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return process_state.read(self.var_dir)
+
+    def back(self, name: str, old_pid: int) -> bool:
+        """Restarted: up again under another pid."""
+        entry = self.states().get(name) or {}
+        return entry.get("state") == "up" and entry.get("pid") not in (None, old_pid)
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.output.read_text(errors="replace") if self.output.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        stop_process(self.process)
 
 
 @dataclass
