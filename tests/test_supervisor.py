@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +22,7 @@ import aiohttp
 import pytest
 
 from bot.core.settings import PROJECT_ROOT, load_settings
+from bot.evaluation.widget_client import Turn, WidgetClient
 from bot.processes import state as process_state
 from bot.processes.specs import Child
 from bot.processes.stack import SupervisorRun, free_port
@@ -205,67 +205,6 @@ RECOVERY_S = 300
 RESULT_TYPES = {"guide_answer", "clarify", "checklist", "case_status", "handoff"}
 
 
-@dataclass
-class Browser:
-    """Does what the widget does: keeps every frame until it is acknowledged, reconnects with a backoff (0.5 s
-    doubling to 4 s) and resends what is unacknowledged, with the same ids, after each reconnection."""
-
-    url: str
-    session: aiohttp.ClientSession
-    conversation: str | None = None
-    last_seq: int = 0
-    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
-    acked: dict[str, int] = field(default_factory=dict)  # client id → stored seq
-    bot_seen_at: dict[int, float] = field(default_factory=dict)  # bot message seq → when it first arrived
-    reconnects: int = -1
-    ws: Any = None
-    welcomed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def run(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                async with self.session.ws_connect(self.url) as ws:
-                    await ws.send_json({"type": "hello", "conversation": self.conversation, "after": self.last_seq})
-                    async for raw in ws:
-                        if raw.type != aiohttp.WSMsgType.TEXT:
-                            break
-                        frame = json.loads(raw.data)
-                        if frame["type"] == "welcome":
-                            self.conversation = frame["conversation"]
-                            for message in frame["history"]:
-                                self._saw(message)
-                            self.ws, delay = ws, 0.5
-                            self.reconnects += 1
-                            self.welcomed.set()
-                            for pending in list(self.pending.values()):
-                                await ws.send_json(pending)
-                        elif frame["type"] == "ack":
-                            self.pending.pop(frame["id"], None)
-                            self.acked[frame["id"]] = frame["seq"]
-                        elif frame["type"] == "message":
-                            self._saw(frame)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                pass
-            self.ws = None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 4.0)
-
-    def _saw(self, message: dict[str, Any]) -> None:
-        self.last_seq = max(self.last_seq, message["seq"])
-        if message["role"] == "bot":
-            self.bot_seen_at.setdefault(message["seq"], time.monotonic())
-
-    async def say(self, client_id: str, text: str) -> None:
-        frame = {"type": "message", "id": client_id, "text": text}
-        self.pending[client_id] = frame
-        if self.ws is not None and not self.ws.closed:
-            try:
-                await self.ws.send_json(frame)
-            except (ConnectionError, RuntimeError, aiohttp.ClientError):
-                pass  # resent after the reconnection
-
-
 class RealStack(SupervisorRun):
     """`python -m bot run` as an operator starts it, on free loopback ports with its own var/."""
 
@@ -337,7 +276,7 @@ class RealStack(SupervisorRun):
 
 
 
-def _transcript_checks(db: Any, browsers: list[Browser], sent: dict[str, list[str]]) -> None:
+def _transcript_checks(db: Any, browsers: list[WidgetClient], sent: dict[str, list[str]]) -> None:
     """Every message answered once. Each question asked here gets one result payload (a guide answer or a "which
     did you mean"), so in each conversation the results must number exactly the messages sent, all delivered:
     a message answered twice would add one, a message left unanswered would lack one. (Replies are not
@@ -349,7 +288,7 @@ def _transcript_checks(db: Any, browsers: list[Browser], sent: dict[str, list[st
         assert browser.conversation is not None
         history = store.history(db, browser.conversation)
         users = [m for m in history if m.role == "user"]
-        assert sorted(m.seq for m in users) == sorted(browser.acked[i] for i in sent[browser.conversation])
+        assert sorted(m.seq for m in users) == sorted(browser.turns[i].seq for i in sent[browser.conversation])
         assert all(store.is_delivered(db, m.seq) for m in users)
         results = [m for m in history if ((m.payload or {}).get("custom") or {}).get("type") in RESULT_TYPES]
         assert len(results) == len(users), f"{len(users)} messages, {len(results)} answers: {history}"
@@ -389,52 +328,50 @@ async def test_each_process_killed_in_turn_comes_back_and_every_message_is_answe
         await stack.until(stack.all_up, STARTUP_S, "all processes up")
         figures.append(f"start-up: all processes up in {time.monotonic() - started:.1f} s")
         async with aiohttp.ClientSession() as session:
-            browsers = [Browser(f"http://127.0.0.1:{stack.gateway_port}/ws", session) for _ in range(CONVERSATIONS)]
-            tasks = [asyncio.create_task(browser.run()) for browser in browsers]
+            url = f"http://127.0.0.1:{stack.gateway_port}/ws"
+            browsers = [WidgetClient(url, session, f"b{n}") for n in range(CONVERSATIONS)]
+            for browser in browsers:
+                browser.start()
             sent: dict[str, list[str]] = {}
             counter = 0
 
-            async def say_everywhere(label: str) -> list[tuple[Browser, str]]:
-                """One message in every conversation; returns (browser, client id) pairs."""
+            async def say_everywhere() -> list[tuple[WidgetClient, Turn]]:
+                """One message in every conversation; returns (browser, turn) pairs."""
                 nonlocal counter
                 said = []
                 for browser in browsers:
                     counter += 1
-                    client_id = f"{label}-{counter}"
                     assert browser.conversation is not None
-                    sent.setdefault(browser.conversation, []).append(client_id)
-                    await browser.say(client_id, QUESTIONS[counter % len(QUESTIONS)])
-                    said.append((browser, client_id))
+                    turn = await browser.say(QUESTIONS[counter % len(QUESTIONS)])
+                    sent.setdefault(browser.conversation, []).append(turn.client_id)
+                    said.append((browser, turn))
                 return said
 
-            def acknowledged(said: list[tuple[Browser, str]]) -> Callable[[], bool]:
-                return lambda: all(client_id in browser.acked for browser, client_id in said)
+            def acknowledged(said: list[tuple[WidgetClient, Turn]]) -> Callable[[], bool]:
+                return lambda: all(turn.seq is not None for _, turn in said)
 
-            def answered(said: list[tuple[Browser, str]]) -> Callable[[], bool]:
+            def answered(said: list[tuple[WidgetClient, Turn]]) -> Callable[[], bool]:
                 from bot.conversations import store
 
-                return lambda: (
-                    acknowledged(said)()
-                    and all(store.is_delivered(db, browser.acked[client_id]) for browser, client_id in said)
-                )
+                return lambda: acknowledged(said)() and all(store.is_delivered(db, turn.seq) for _, turn in said)
 
             try:
                 for browser in browsers:
-                    await asyncio.wait_for(browser.welcomed.wait(), 30)
-                await stack.until(answered(await say_everywhere("warm")), RECOVERY_S, "first answers")
+                    await browser.until(lambda b=browser: b.ws is not None, 30, "a first connection")
+                await stack.until(answered(await say_everywhere()), RECOVERY_S, "first answers")
                 _transcript_checks(db, browsers, sent)
                 pinned = [zlib.crc32(b.conversation.encode()) % 2 for b in browsers if b.conversation]
                 rasa_victim = "rasa" if pinned.count(0) >= pinned.count(1) else "rasa-2"
                 # Counted from here, should one have needed a restart during start-up.
                 restarts = {name: entry["restarts"] for name, entry in stack.states().items()}
                 for victim in (rasa_victim, "actions", "gateway"):
-                    in_flight = await say_everywhere(f"{victim}-inflight")
+                    in_flight = await say_everywhere()
                     await stack.until(acknowledged(in_flight), 60, "acknowledgements")
-                    seen_before = max(max(b.bot_seen_at, default=0) for b in browsers)
+                    seen_before = max(max(b.bot_seen, default=0) for b in browsers)
                     pid = stack.states()[victim]["pid"]
                     os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
                     killed_at = time.monotonic()
-                    during = await say_everywhere(f"{victim}-during")
+                    during = await say_everywhere()
                     times = await stack.until_each(
                         {"back": lambda v=victim, p=pid: stack.back(v, p), "answered": answered(in_flight + during)},
                         RECOVERY_S,
@@ -442,7 +379,7 @@ async def test_each_process_killed_in_turn_comes_back_and_every_message_is_answe
                     )
                     back_at, done_at = times["back"], times["answered"]
                     first_answer = min(
-                        (t for b in browsers for seq, t in b.bot_seen_at.items() if seq > seen_before), default=done_at
+                        (t for b in browsers for seq, t in b.bot_seen.items() if seq > seen_before), default=done_at
                     )
                     figures.append(
                         f"kill -9 {victim}: healthy again after {back_at - killed_at:.1f} s; first answer after "
@@ -450,9 +387,9 @@ async def test_each_process_killed_in_turn_comes_back_and_every_message_is_answe
                         f"{done_at - killed_at:.1f} s"
                     )
                     _transcript_checks(db, browsers, sent)
-                    for browser, client_id in in_flight + during:
-                        assert browser.conversation is not None
-                        seq = browser.acked[client_id]
+                    for browser, turn in in_flight + during:
+                        assert browser.conversation is not None and turn.seq is not None
+                        seq = turn.seq
                         turns = await _tracker_turns(session, stack, browser.conversation, seq)
                         assert turns == 1, f"{victim}: message {seq} processed {turns} times by Rasa"
                     others = {n: e["pid"] for n, e in stack.states().items() if n != victim}
@@ -463,11 +400,10 @@ async def test_each_process_killed_in_turn_comes_back_and_every_message_is_answe
                 assert health["restarts"] == {n: restarts[n] + (n in victims) for n in restarts}
                 read_back = (tmp_path / "logs" / "gateway.log").read_text().count("replies read back from the tracker")
                 figures.append(f"turns whose reply was lost and was read back from Rasa's tracker: {read_back}")
-                figures.append(f"browser reconnections: {sum(b.reconnects for b in browsers)}")
+                figures.append(f"browser reconnections: {sum(b.connections - 1 for b in browsers)}")
             finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                for browser in browsers:
+                    await browser.close()
         pids = [entry["pid"] for entry in stack.states().values()]
         assert stack.process is not None
         stop_began = time.monotonic()
