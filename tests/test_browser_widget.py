@@ -128,6 +128,13 @@ def wait_reply(page, before: int) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function("() => " + SHADOW + ".querySelector('.typing').textContent === ''")
 
 
+def expect_once(locator) -> None:  # type: ignore[no-untyped-def]
+    """Exactly one match, waiting for it (and failing on two): for what arrives after a reload, e.g. the history."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_count(1)
+
+
 def last_bot_text(page) -> str:  # type: ignore[no-untyped-def]
     return page.locator("li.msg.bot").last.inner_text()
 
@@ -188,7 +195,8 @@ def test_conversation_in_both_languages_with_sources_and_buttons(stack, browser)
     page.reload()
     chat = open_panel(page)
     assert chat.get_attribute("section.panel", "lang") == "zh-CN"  # the choice persists
-    assert chat.locator("li.msg").filter(has_text="外籍员工离职后工作许可怎么注销").count() == 1  # restored from server
+    # Restored from the server after the reload: the history arrives over the new socket, so wait for it.
+    expect_once(chat.locator("li.msg").filter(has_text="外籍员工离职后工作许可怎么注销"))
     context.close()
 
 
@@ -368,7 +376,7 @@ def test_a_gateway_restart_loses_nothing_and_sends_nothing_twice(stack, browser)
     assert chat.locator("li.msg.user").filter(has_text="How long is a work permit valid?").count() == 1
     page.reload()
     chat = open_panel(page)
-    assert chat.locator("li.msg.user").filter(has_text="How long is a work permit valid?").count() == 1
+    expect_once(chat.locator("li.msg.user").filter(has_text="How long is a work permit valid?"))
     context.close()
 
 
