@@ -241,39 +241,9 @@ class RealStack(SupervisorRun):
     def start(self) -> None:
         self.launch()
 
-    async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
-        """Wait for a condition on the published states or the database; returns when it held (monotonic)."""
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"the supervisor exited while waiting for {what}:\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not within {timeout_s:.0f} s\n{self.tail()}")
-            await asyncio.sleep(0.1)
-        return time.monotonic()
-
-    async def until_each(
-        self, conditions: dict[str, Callable[[], bool]], timeout_s: float, what: str
-    ) -> dict[str, float]:
-        """Wait for several conditions at once; returns when each first held."""
-        held: dict[str, float] = {}
-        deadline = time.monotonic() + timeout_s
-        while len(held) < len(conditions):
-            for name, condition in conditions.items():
-                if name not in held and condition():
-                    held[name] = time.monotonic()
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"the supervisor exited while waiting ({what}):\n{self.tail()}")
-            if len(held) < len(conditions) and time.monotonic() > deadline:
-                missing = ", ".join(sorted(set(conditions) - set(held)))
-                raise AssertionError(f"{what}: {missing} not within {timeout_s:.0f} s\n{self.tail()}")
-            await asyncio.sleep(0.1)
-        return held
-
     def all_up(self) -> bool:
         states = self.states()
         return len(states) == 4 and all(entry["state"] == "up" for entry in states.values())
-
 
 
 def _transcript_checks(db: Any, browsers: list[WidgetClient], sent: dict[str, list[str]]) -> None:

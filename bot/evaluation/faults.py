@@ -248,17 +248,6 @@ class ClusterRun(SupervisorRun):
         states = self.states()
         return sorted(states) == sorted(self.names()) and all(e["state"] == "up" for e in states.values())
 
-    async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
-        """Wait for a condition (on the published states, the database, …); returns how long it took."""
-        began = time.monotonic()
-        while not await asyncio.to_thread(condition):
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"the cluster exited while waiting for {what}:\n{self.tail()}")
-            if time.monotonic() - began > timeout_s:
-                raise AssertionError(f"{what}: not within {timeout_s:.0f} s\n{self.tail()}")
-            await asyncio.sleep(0.1)
-        return time.monotonic() - began
-
     # -- faults ---------------------------------------------------------------------------------------------------
 
     def kill(self, name: str) -> int:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from bot.core.settings import PROJECT_ROOT, Settings, rasa_processes
 from bot.processes import state as process_state
@@ -63,6 +65,33 @@ class SupervisorRun:
     def tail(self, lines: int = 40) -> str:
         text = self.output.read_text(errors="replace") if self.output.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
+        """Wait for a condition (on the published states, the database, /health…); returns how long it took. The
+        condition runs in a thread: it may block on I/O while the clients of the run share this event loop."""
+        began = time.monotonic()
+        await self.until_each({what: condition}, timeout_s, what)
+        return time.monotonic() - began
+
+    async def until_each(
+        self, conditions: dict[str, Callable[[], bool]], timeout_s: float, what: str
+    ) -> dict[str, float]:
+        """Wait for several conditions at once; returns when each first held (monotonic). Fails early, with the
+        output's tail, when `bot run` itself exits."""
+        held: dict[str, float] = {}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for name, condition in conditions.items():
+                if name not in held and await asyncio.to_thread(condition):
+                    held[name] = time.monotonic()
+            if len(held) == len(conditions):
+                return held
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"`bot run` exited while waiting for {what}:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                missing = ", ".join(sorted(set(conditions) - set(held)))
+                raise AssertionError(f"{what}: {missing} not within {timeout_s:.0f} s\n{self.tail()}")
+            await asyncio.sleep(0.1)
 
     def stop(self) -> None:
         stop_process(self.process)
