@@ -351,10 +351,7 @@ def test_the_development_set_is_labelled_sourced_and_not_trained_on() -> None:
 
 def test_the_development_set_shares_no_source_with_the_held_out_set() -> None:
     """Tuning on a post's neighbour is tuning on the post: a source feeds one of the two sets, never both."""
-    held_out = {
-        str(q["source"])
-        for q in yaml.safe_load((ROOT / "tests" / "eval" / "real_voice.yml").read_text("utf-8"))["questions"]
-    }
+    held_out = {str(q.source) for q in real_voice()}
     dev = {str(q["source"]) for q in yaml.safe_load(DEV_SET.read_text(encoding="utf-8"))["questions"]}
     assert held_out and dev and not held_out & dev, sorted(held_out & dev)
 
