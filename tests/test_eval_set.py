@@ -309,6 +309,12 @@ def test_the_ratchet_fails_on_a_drop_and_only_ever_tightens() -> None:
     worse = {"real_voice": {"en": {"correct": 0.48, "clarify_rate": 0.25}}}
     assert len(check_floors(worse, sizes, bounds)) == 2
     assert check_floors({"real_voice": {}}, sizes, bounds)  # a bounded figure that is not measured fails
+    # A bound is the measured figure rounded to 3 decimals: 2 of 116 was recorded as 0.017, and 3 of 116 (one
+    # question more) passes; 4 of 116 does not.
+    rounded = {"sets": {"real_voice": {"long": {"clarify_rate": round(2 / 116, 3)}}}}
+    long_sizes = {"real_voice": {"long": 116}}
+    assert check_floors({"real_voice": {"long": {"clarify_rate": 3 / 116}}}, long_sizes, rounded) == []
+    assert check_floors({"real_voice": {"long": {"clarify_rate": 4 / 116}}}, long_sizes, rounded)
     up = raised({"real_voice": {"en": {"correct": 0.6, "clarify_rate": 0.3}}}, bounds)["sets"]["real_voice"]["en"]
     assert up == {"correct": 0.6, "clarify_rate": 0.2}
     down = raised(worse, bounds)["sets"]["real_voice"]["en"]

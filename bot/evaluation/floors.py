@@ -32,6 +32,8 @@ REAL_FIGURES = {
 CEILING_ALLOWANCE = {"wrong_rate": 0.03}
 SYNTHETIC_FIGURES = {"accuracy": True, "strict": True, "wrong_rate": False, "language_ok": True}
 NOT_COVERED_FIGURES = {"answered_anyway": False}
+# Bounds are recorded to this many decimals.
+PRECISION = 3
 
 
 def figures(real: dict[str, Any], synthetic: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
@@ -73,7 +75,10 @@ def check_floors(
                     continue
                 # person_offered is a share of the needs_person questions: one of those is its tolerance.
                 size_key = f"{group}:person" if name == "person_offered" else group
-                slack = 1 / max(1, sizes.get(set_name, {}).get(size_key, 1))
+                # One question's worth, plus the half-step a bound lost when it was recorded to PRECISION decimals
+                # (2 of 116 is recorded as 0.017: without the half-step, matching that run again by one question
+                # more would fail).
+                slack = 1 / max(1, sizes.get(set_name, {}).get(size_key, 1)) + 0.5 * 10**-PRECISION
                 if higher_is_better(name) and value < bound - slack - 1e-9:
                     failures.append(f"{set_name}/{group}/{name}: {value:.3f} below its floor {bound:.3f}")
                 elif not higher_is_better(name) and value > bound + slack + 1e-9:
@@ -92,7 +97,7 @@ def raised(current: dict[str, dict[str, dict[str, float]]], bounds: dict[str, An
         for group, values in groups.items():
             limits = sets.setdefault(set_name, {}).setdefault(group, {})
             for name, value in values.items():
-                value = round(value, 3)
+                value = round(value, PRECISION)
                 if not higher_is_better(name):
                     value = max(value, CEILING_ALLOWANCE.get(name, 0.0))
                 old = limits.get(name)

@@ -109,6 +109,10 @@ def summarize_real(questions: list[Question], outcomes: list[Outcome]) -> dict[s
             if question.needs_person:
                 group["person_n"] += 1
                 group["person"] += outcome.person
+            elif question.covered:
+                # The other side of "person offered": a figure that offering staff everywhere would inflate.
+                group["unneeded_n"] += 1
+                group["unneeded"] += outcome.person
             if outcome.lang is not None:
                 group["lang_checked"] += 1
                 group["lang_ok"] += outcome.lang == question.answer_language
@@ -136,6 +140,7 @@ def summarize_real(questions: list[Question], outcomes: list[Outcome]) -> dict[s
             "no_answer_rate": c["no_answer"] / n,
             "person_n": int(c["person_n"]),
             "person_offered": c["person"] / (c["person_n"] or 1),
+            "person_unneeded": c["unneeded"] / (c["unneeded_n"] or 1),
             "language_ok": c["lang_ok"] / (c["lang_checked"] or 1),
         }
     if "not_covered" in counts:
@@ -248,7 +253,7 @@ def render_real(summary: dict[str, Any]) -> str:
     lines = [
         "REAL-VOICE SET (tests/eval/real_voice.yml): questions modelled on public posts and FAQs",
         f"{'lang':<7}{'n':>4}{'correct':>9}{'incomplete':>11}{'in choices':>11}{'clarify':>9}{'wrong':>7}"
-        f"{'no ans':>8}{'person':>13}{'lang ok':>9}",
+        f"{'no ans':>8}{'person':>13}{'unneeded':>10}{'lang ok':>9}",
     ]
     for lang in (*LANGS, LONG):
         if lang in summary:
@@ -257,7 +262,7 @@ def render_real(summary: dict[str, Any]) -> str:
             lines.append(
                 f"{lang:<7}{s['n']:>4}{s['correct']:>9.1%}{s['incomplete']:>11.1%}{s['among_choices']:>11.1%}"
                 f"{s['clarify_rate']:>9.1%}{s['wrong_rate']:>7.1%}{s['no_answer_rate']:>8.1%}{person:>13}"
-                f"{s['language_ok']:>9.1%}"
+                f"{s['person_unneeded']:>10.1%}{s['language_ok']:>9.1%}"
             )
     if "not_covered" in summary:
         s = summary["not_covered"]
@@ -269,6 +274,7 @@ def render_real(summary: dict[str, Any]) -> str:
         "correct = right section answered directly with its key facts (and every part of a multi-part post); "
         "incomplete = right section, a key fact or a part missing; "
         "person = a person offered where one is needed (/n such questions, covered or not); "
+        "unneeded = a person offered on a covered question that does not need one; "
         f"long = posts over {LONG_CHARS} characters, all languages"
     )
     return "\n".join(lines)
