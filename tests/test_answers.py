@@ -153,3 +153,39 @@ def test_an_answer_about_a_procedure_offers_its_checklist(guide) -> None:
     assert reply.buttons[0] == {"title": "生成我的材料清单", "payload": '/request_checklist{"procedure": "extension"}'}
     general = answers.answer(guide, guide.sections["fees"], "en")
     assert not any(b["payload"].startswith("/request_checklist") for b in general.buttons)
+
+
+def test_a_long_post_the_ranking_is_unsure_of_offers_a_person_after_the_answer(guide) -> None:
+    story = (
+        "I started at a school in Yizhuang in March, my permit runs to next March, and the school now wants me to "
+        "move to their other campus in another district next term. Do we have to cancel anything or file a change?"
+    )
+    assert len(story) > 150
+
+    def reply_to(text: str, top: float, second: float) -> answers.Reply:
+        ranking = [
+            {"intent_response_key": "faq/change_info", "confidence": top},
+            {"intent_response_key": "faq/fees", "confidence": second},
+        ]
+        return answers.respond(guide, {"text": text, "response_selector": {"faq": {"ranking": ranking}}}, "en")[1]
+
+    unsure = reply_to(story, 0.30, 0.20)
+    assert unsure.custom["section"] == "change_info" and unsure.buttons[-1]["payload"] == "/human_handoff"
+    # Not first, and without the staff-hours note: nothing in the post calls for a person first.
+    assert unsure.buttons[0]["payload"] != "/human_handoff" and not unsure.custom["needs_staff"]
+    # A ranking sure of its answer, or a short question, gets the answer alone.
+    assert all(b["payload"] != "/human_handoff" for b in reply_to(story, 0.80, 0.05).buttons)
+    assert all(
+        b["payload"] != "/human_handoff" for b in reply_to("do we file a change for a new campus", 0.30, 0.20).buttons
+    )
+
+
+def test_a_near_tie_within_one_procedure_answers_instead_of_asking() -> None:
+    tie = [("cancellation", 0.40), ("cancellation_mistakes", 0.36), ("fees", 0.02)]
+    procedures = {"cancellation": "cancellation", "cancellation_mistakes": "cancellation", "extension": "extension"}
+    assert answers.decide(tie, procedures=procedures) == answers.Decision(
+        "answer", ("cancellation",), ("cancellation_mistakes",)
+    )
+    # Two procedures (two readings of the question) still ask which one.
+    other = [("cancellation", 0.40), ("extension", 0.36)]
+    assert answers.decide(other, procedures=procedures).kind == "clarify"

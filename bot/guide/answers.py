@@ -13,7 +13,7 @@ from bot.core import payload
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection, Localized
 from bot.guide.offer import StaffAvailability, ask_buttons, person_note
-from bot.guide.situation import Situated, needs_person, situate
+from bot.guide.situation import Situated, needs_person, situate, tells_own_case
 from bot.handoff.texts import handoff_button
 from bot.texts import t
 
@@ -98,18 +98,34 @@ def _leads(ranking: list[tuple[str, float]], confidence: float, lead: float) -> 
     return top >= confidence and top >= lead * second
 
 
+def _same_procedure(ranking: list[tuple[str, float]], procedures: dict[str, str] | None) -> bool:
+    """The two leaders are one procedure's two sides (how to do it, and what gets it sent back): not two readings
+    of the question, so not a tie worth a menu."""
+    if not procedures or len(ranking) < 2:
+        return False
+    first = procedures.get(ranking[0][0])
+    return first is not None and first == procedures.get(ranking[1][0])
+
+
 def decide(
     ranking: list[tuple[str, float]],
     known: set[str] | None = None,
     parts: list[list[tuple[str, float]]] | None = None,
+    procedures: dict[str, str] | None = None,
 ) -> Decision:
-    """Answer the first choice (and each clear question of a long post), ask only on a near tie, else not covered."""
+    """Answer the first choice (and each clear question of a long post), ask only on a near tie, else not covered.
+
+    `procedures` maps section ids to their procedure: a near tie between two sections of one procedure answers the
+    first, with the other as a related button."""
     if known is not None:
         ranking = [(sid, conf) for sid, conf in ranking if sid in known]
         parts = [[(sid, conf) for sid, conf in part if sid in known] for part in parts or []]
     if not ranking:
         return Decision("not_covered")
-    answered: list[str] = [ranking[0][0]] if _leads(ranking, ANSWER_CONFIDENCE, LEAD) else []
+    leads = _leads(ranking, ANSWER_CONFIDENCE, LEAD) or (
+        ranking[0][1] >= ANSWER_CONFIDENCE and _same_procedure(ranking, procedures)
+    )
+    answered: list[str] = [ranking[0][0]] if leads else []
     for part in parts or []:
         if len(answered) >= MAX_SECTIONS:
             break
@@ -273,22 +289,25 @@ def respond(
     """What the bot says to a guide question: the one policy behind the action, the fallback and the eval.
 
     A message describing a dispute, a refusal, withheld documents or an overstay (knowledge/situations.yml) offers
-    a person first. Where the guide distinguishes cases, the asker's words (or `stated`, from a situation button)
-    pick the case's answer, or the reply asks for it once.
+    a person first; a long post telling the asker's own case offers one after the answer. Where the guide
+    distinguishes cases, the asker's words (or `stated`, from a situation button) pick the case's answer, or the
+    reply asks for it once.
     """
     text = str(parse_data.get("text") or "")
     person = needs_person(text, guide.situations)
     if chosen in guide.sections:  # a button of a previous choice names its section
         decision = Decision("answer", (chosen,))
     else:
-        decision = decide(ranking_from_parse(parse_data), set(guide.sections), parts_from_parse(parse_data))
+        procedures = {sid: s.procedure for sid, s in guide.sections.items() if s.procedure}
+        decision = decide(ranking_from_parse(parse_data), set(guide.sections), parts_from_parse(parse_data), procedures)
     if decision.kind == "answer":
         decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)
         related = tuple(guide.sections[sid] for sid in decision.related)
-        # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one: staff are
-        # offered too, after the answer's own buttons (the message itself said nothing that calls for a person).
-        after = not person and any(s.handoff for s in related)
+        # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one, and a long post
+        # tells a case the general rule may not settle: staff are offered too, after the answer's own buttons (the
+        # message itself said nothing that calls for a person first).
+        after = not person and (any(s.handoff for s in related) or (tells_own_case(text) and not is_sure(parse_data)))
         # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
         cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
         return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after)

@@ -27,6 +27,17 @@ def needs_person(text: str, situations: Situations) -> bool:
     return bool(person_reasons(text, situations))
 
 
+# A post this long tells the asker's own case (dates, history, what someone said): the guide answers the general
+# rule, and staff are offered after it, in case the rule does not settle that case. The same length marks a long
+# post in the eval (bot/evaluation/run.py, LONG_CHARS).
+OWN_CASE_CHARS = 150
+
+
+def tells_own_case(text: str) -> bool:
+    """The message is long enough to describe a particular case rather than ask a general question."""
+    return len((text or "").strip()) > OWN_CASE_CHARS
+
+
 def read_slot(text: str, slot: Slot) -> str | None:
     """The slot's value the message states: the value whose cues match, None when none or several do, or when
     the message compares the values (the slot's `compares` cues)."""
