@@ -289,9 +289,9 @@ def respond(
     """What the bot says to a guide question: the one policy behind the action, the fallback and the eval.
 
     A message describing a dispute, a refusal, withheld documents or an overstay (knowledge/situations.yml) offers
-    a person first; a long post telling the asker's own case offers one after the answer. Where the guide
-    distinguishes cases, the asker's words (or `stated`, from a situation button) pick the case's answer, or the
-    reply asks for it once.
+    a person first; a long post telling the asker's own case offers one after an answer the ranking is unsure of.
+    Where the guide distinguishes cases, the asker's words (or `stated`, from a situation button) pick the case's
+    answer, or the reply asks for it once.
     """
     text = str(parse_data.get("text") or "")
     person = needs_person(text, guide.situations)
