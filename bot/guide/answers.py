@@ -298,8 +298,8 @@ def respond(
     if chosen in guide.sections:  # a button of a previous choice names its section
         decision = Decision("answer", (chosen,))
     else:
-        procedures = {sid: s.procedure for sid, s in guide.sections.items() if s.procedure}
-        decision = decide(ranking_from_parse(parse_data), set(guide.sections), parts_from_parse(parse_data), procedures)
+        parts = parts_from_parse(parse_data)
+        decision = decide(ranking_from_parse(parse_data), set(guide.sections), parts, guide.procedures)
     if decision.kind == "answer":
         decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)

@@ -7,6 +7,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,12 @@ class Guide:
     terms: dict[str, Term]
     service: dict[str, Any] = field(default_factory=dict)
     situations: Situations = field(default_factory=Situations)
+
+    @cached_property
+    def procedures(self) -> dict[str, str]:
+        """Section id -> the procedure it belongs to, for sections that name one: the answer policy asks this
+        every turn, and the guide does not change while loaded (a reload builds a new Guide)."""
+        return {sid: s.procedure for sid, s in self.sections.items() if s.procedure}
 
     def section(self, section_id: str) -> GuideSection | None:
         return self.sections.get(section_id)
