@@ -327,6 +327,19 @@ def test_the_ratchet_fails_on_a_drop_and_only_ever_tightens() -> None:
     ]["zh"] == {"wrong_rate": 0.03}
 
 
+def test_raising_the_floors_keeps_their_history(tmp_path: Path) -> None:
+    from bot.evaluation.floors import write_floors
+
+    path = tmp_path / "floors.yml"
+    write_floors({"sets": {"real_voice": {"en": {"correct": 0.5}}}}, path)
+    assert path.read_text(encoding="utf-8").startswith("# The ratchet")
+    path.write_text("# why these bounds\n# 2 December: raised\nsets: {}\n", encoding="utf-8")
+    write_floors({"sets": {"real_voice": {"en": {"correct": 0.6}}}}, path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# why these bounds\n# 2 December: raised\nsets:")
+    assert yaml.safe_load(text) == {"sets": {"real_voice": {"en": {"correct": 0.6}}}}
+
+
 DEV_SET = ROOT / "tests" / "eval" / "real_voice_dev.yml"
 
 

@@ -119,5 +119,19 @@ def write_floors(bounds: dict[str, Any], path: Path = FLOORS) -> None:
         "# wrong_rate ceiling is never set below the 3 % issue #13 accepts. `python -m bot eval --raise-floors`\n"
         "# tightens them to the current figures, never loosens. Never lower a bound by hand to let a change pass.\n"
     )
+    if path.exists():
+        # The comments above the bounds are their history (why each was raised, the one time some were loosened):
+        # a rewrite keeps them, and whoever raises the floors adds a line of their own.
+        header = "".join(_leading_comments(path.read_text(encoding="utf-8"))) or header
     body = yaml.safe_dump({k: v for k, v in bounds.items()}, allow_unicode=True, sort_keys=False)
     path.write_text(header + body, encoding="utf-8")
+
+
+def _leading_comments(text: str) -> list[str]:
+    """The comment lines a YAML file starts with, each with its newline."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        lines.append(line if line.endswith("\n") else line + "\n")
+    return lines
