@@ -67,6 +67,9 @@ def test_relative_dates_count_from_the_injected_today(text: str, expected: date)
 def test_no_date_in_plain_text_and_impossible_dates_are_refused() -> None:
     assert parse.find_dates("how early can we renew a work permit? we may need 2 weeks", TODAY) == []
     assert parse.find_dates("2027-02-30 or 31 April", TODAY) == []
+    # A period counted from another event is not a date counted from today.
+    assert parse.find_dates("renewals must go in 30 days before the permit runs out", TODAY) == []
+    assert parse.find_dates("register in 10 days of arrival", TODAY) == []
 
 
 def test_months_are_clamped_to_the_month_end() -> None:

@@ -120,11 +120,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "en_mdy",
     ),
     (re.compile(r"\b(next|this|on|coming)\s+(" + "|".join(WEEKDAYS_EN) + r")\b", re.IGNORECASE), "en_weekday"),
+    # "in 30 days" counts from today; "(hand it) in 30 days before expiry" or "in 10 days of arrival" counts from
+    # another event, so it is a period, not a date.
     (
         re.compile(
             r"\bin\s+("
             + _EN_NUM
-            + r")\s+(days?|weeks?|months?)\b|\b("
+            + r")\s+(days?|weeks?|months?)\b(?!\s+(?:before|after|prior|of|ahead|earlier|later)\b)|\b("
             + _EN_NUM
             + r")\s+(days?|weeks?|months?)\s+from\s+(?:now|today)\b",
             re.IGNORECASE,
