@@ -327,6 +327,13 @@ def test_the_ratchet_fails_on_a_drop_and_only_ever_tightens() -> None:
     ]["zh"] == {"wrong_rate": 0.03}
 
 
+def test_another_set_is_never_held_to_nor_raises_the_floors() -> None:
+    from bot.evaluation.run import main
+
+    assert main("tests/eval/real_voice_dev.yml", check=True) == 2
+    assert main("tests/eval/real_voice_dev.yml", raise_floors=True) == 2
+
+
 def test_raising_the_floors_keeps_their_history(tmp_path: Path) -> None:
     from bot.evaluation.floors import write_floors
 
