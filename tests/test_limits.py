@@ -21,8 +21,8 @@ from tests.test_socketio import WEBCHAT_SITE, Webchat
 @pytest.fixture(autouse=True)
 def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """The gateways of these tests count on a clock that stands still: the windows are fixed minutes of the clock,
-    and a test whose frames straddle the end of one saw its count start again (CI, 2 December: the fifth message of
-    a 4-a-minute limit was answered). The windows' own reset is tested below with a clock of its own."""
+    and a test whose frames straddle the end of one saw its count start again (a fresh-clone run, 2 December: the
+    fifth message of a 4-a-minute limit was answered). The windows' own reset is tested below with its own clock."""
     frozen = time.time()
 
     def make(url: str) -> Limiter:
