@@ -130,12 +130,9 @@ async def test_emoji_only_message_is_forwarded(gateway, rasa) -> None:
     assert (await client.bot_reply())["text"] == "echo: 🙂🙂🙂"
 
 
-async def test_flood_is_rate_limited_without_dropping_the_connection(gateway_factory, rasa, monkeypatch) -> None:
-    from bot.conversations import limits, router
-
+async def test_flood_is_rate_limited_without_dropping_the_connection(gateway_factory, rasa, frozen_limit_clock) -> None:
     # The windows are fixed minutes of the clock: a frozen clock keeps the 40 messages in one of them, however
     # slowly this machine sends them.
-    monkeypatch.setattr(router, "make_limiter", lambda url: limits.Limiter(clock=lambda: 1_800_000_030.0))
     gateway = await gateway_factory(MESSAGES_PER_MINUTE="30")  # 30 a minute per conversation
     client, _ = await connect(gateway)
     for i in range(40):

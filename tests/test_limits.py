@@ -4,12 +4,9 @@ caps; a refused frame gets a clear error and the connection stays open."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import sqlalchemy as sa
 
-from bot.conversations import limits, router
 from bot.conversations.limits import Limiter, Rule, client_address
 from bot.db.models import LookupAttempt
 from bot.gateway.keys import DB
@@ -17,18 +14,8 @@ from tests.gateway_support import ChatClient
 from tests.test_gateway_cases import add_case, case_form, start
 from tests.test_socketio import WEBCHAT_SITE, Webchat
 
-
-@pytest.fixture(autouse=True)
-def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The gateways of these tests count on a clock that stands still: the windows are fixed minutes of the clock,
-    and a test whose frames straddle the end of one saw its count start again (a fresh-clone run, 2 December: the
-    fifth message of a 4-a-minute limit was answered). The windows' own reset is tested below with its own clock."""
-    frozen = time.time()
-
-    def make(url: str) -> Limiter:
-        return limits.RedisLimiter(url, clock=lambda: frozen) if url else Limiter(clock=lambda: frozen)
-
-    monkeypatch.setattr(router, "make_limiter", make)
+# The gateways of these tests count on a clock that stands still (tests/conftest.py, frozen_limit_clock).
+pytestmark = pytest.mark.usefixtures("frozen_limit_clock")
 
 
 async def outcome(client: ChatClient, client_id: str) -> str:
