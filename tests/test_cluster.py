@@ -229,7 +229,7 @@ async def test_faults_while_conversations_are_live(tmp_path: Path) -> None:
                     login = await staff.post(
                         f"{run.public_url}/staff/login", json={"username": "faults", "password": password}
                     )
-                    assert login.status == 200, await login.text()
+                    assert login.status == 200, f"{await login.text()}\n{run.log_tail('haproxy')}"
                     listed = await staff.get(f"{run.public_url}/staff/api/tickets")
                     assert listed.status == 200
                     tickets = (await listed.json())["tickets"]

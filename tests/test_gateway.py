@@ -242,6 +242,28 @@ async def test_health_reports_each_component(gateway, rasa) -> None:
     assert body["components"]["rasa"] == "down"
 
 
+async def test_the_load_balancer_checks_liveness_which_waits_on_nothing_shared(gateway, rasa, monkeypatch) -> None:
+    """HAProxy takes a gateway out on its check path alone. That path must answer while the shared components
+    are down or slow: a check on /health took both gateways out at once on a busy CI machine (503 for all)."""
+    import re
+
+    from bot.gateway import health
+    from bot.processes.cluster import HAPROXY_CFG
+
+    config = HAPROXY_CFG.read_text()
+    path = re.search(r"^\s*option httpchk GET (\S+)$", config, re.MULTILINE)
+    assert path is not None and re.search(r"^\s*http-check expect status 200$", config, re.MULTILINE)
+
+    def no_database(db: Database) -> bool:
+        raise AssertionError("the liveness check touched the database")
+
+    monkeypatch.setattr(health, "_database_ok", no_database)
+    rasa.up = False
+    response = await gateway.get(path.group(1))
+    assert response.status == 200 and (await response.json()) == {"status": "live"}
+    assert rasa.received == []
+
+
 async def test_pages_send_security_headers(gateway) -> None:
     response = await gateway.get("/")
     assert response.status == 200

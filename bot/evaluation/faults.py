@@ -248,6 +248,12 @@ class ClusterRun(SupervisorRun):
         states = self.states()
         return sorted(states) == sorted(self.names()) and all(e["state"] == "up" for e in states.values())
 
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        """The end of one process's own log (HAProxy's says when and why it took a gateway out)."""
+        path = self.work_dir / "var" / "logs" / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else f"(no {path})"
+        return "\n".join(text.splitlines()[-lines:])
+
     # -- faults ---------------------------------------------------------------------------------------------------
 
     def kill(self, name: str) -> int:

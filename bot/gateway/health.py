@@ -1,4 +1,4 @@
-"""/health (each component's state: up, restarting, down) and /metrics."""
+"""/health (each component's state: up, restarting, down), /health/live (this gateway answers) and /metrics."""
 
 from __future__ import annotations
 
@@ -73,6 +73,14 @@ async def health(request: web.Request) -> web.Response:
     if supervised:
         body["restarts"] = {name: entry.get("restarts", 0) for name, entry in supervised.items()}
     return web.json_response(body, status=200 if serving else 503)
+
+
+@routes.get("/health/live")
+async def live(request: web.Request) -> web.Response:
+    """That this gateway's event loop answers, and nothing else: what a load balancer takes a gateway out for.
+    /health waits on the database, Rasa and the action server, which every gateway shares; when they are slow
+    (a busy 2-core machine), every gateway's /health is slow at once, and a check on it took them all out."""
+    return web.json_response({"status": "live"})
 
 
 @routes.get("/metrics")
