@@ -55,6 +55,12 @@ def test_each_clear_question_of_a_long_post_adds_its_section() -> None:
     assert answers.decide(tied, parts=parts[:2]).sections == ("cancellation", "job_ends_stay")
 
 
+def test_a_parse_without_a_section_ranking_is_never_sure() -> None:
+    """Context may read such a message as a follow-up; before, an empty ranking raised IndexError here."""
+    assert answers.is_sure({"text": "ok", "response_selector": {"faq": {"ranking": []}}}) is False
+    assert answers.is_sure({"text": "ok"}) is False
+
+
 def test_decide_ignores_sections_the_guide_no_longer_has() -> None:
     assert answers.decide([("retired_section", 0.9), ("fees", 0.5)], known={"fees"}).sections == ("fees",)
 

@@ -93,6 +93,8 @@ def is_sure(parse_data: dict[str, Any]) -> bool:
 
 
 def _leads(ranking: list[tuple[str, float]], confidence: float, lead: float) -> bool:
+    if not ranking:  # a parse without a section ranking (another intent, or a ranker that found nothing)
+        return False
     top = ranking[0][1]
     second = ranking[1][1] if len(ranking) > 1 else 0.0
     return top >= confidence and top >= lead * second
@@ -295,11 +297,12 @@ def respond(
     """
     text = str(parse_data.get("text") or "")
     person = needs_person(text, guide.situations)
+    ranking = ranking_from_parse(parse_data)
     if chosen in guide.sections:  # a button of a previous choice names its section
         decision = Decision("answer", (chosen,))
     else:
         parts = parts_from_parse(parse_data)
-        decision = decide(ranking_from_parse(parse_data), set(guide.sections), parts, guide.procedures)
+        decision = decide(ranking, set(guide.sections), parts, guide.procedures)
     if decision.kind == "answer":
         decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)
@@ -307,7 +310,7 @@ def respond(
         # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one, and a long post
         # tells a case the general rule may not settle: staff are offered too, after the answer's own buttons (the
         # message itself said nothing that calls for a person first).
-        after = not person and (any(s.handoff for s in related) or (tells_own_case(text) and not is_sure(parse_data)))
+        after = not person and (any(s.handoff for s in related) or (tells_own_case(text) and not _leads(ranking, SURE_CONFIDENCE, SURE_LEAD)))
         # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
         cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
         return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after)
