@@ -191,6 +191,9 @@ class GuideSectionRanker(GraphComponent):
             # Measured again after the long training examples (1 December, evening): the development set gains much
             # (direct 70 -> 78 %, wrong 13.5 -> 8.9 %, offline), the held-out sets do not (zh wrong 7.3 -> 9.3 %,
             # synthetic mixed accuracy 98.9 -> 97.9 %), so it stays off until the two agree.
+            # English only, tried 2 December: development set en direct 57.9 -> 65.7 %, wrong 26.4 -> 18.6 %
+            # (offline); held-out en correct 75.3 -> 74.7 %, wrong 17.8 -> 16.4 %, clarify 2.7 -> 4.1 % (above
+            # its ceiling): no gain that carries over, so not kept either.
             "guide_terms": False,
         }
 
