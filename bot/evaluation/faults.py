@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bot.core.settings import PROJECT_ROOT
+from bot.processes.specs import log_tail
 from bot.processes.stack import SupervisorRun, free_port
 
 STARTUP_S = 600  # two Rasa servers loading their model side by side on a shared 2-core machine
@@ -250,9 +251,7 @@ class ClusterRun(SupervisorRun):
 
     def log_tail(self, name: str, lines: int = 20) -> str:
         """The end of one process's own log (HAProxy's says when and why it took a gateway out)."""
-        path = self.work_dir / "var" / "logs" / f"{name}.log"
-        text = path.read_text(errors="replace") if path.exists() else f"(no {path})"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.var_dir / "logs" / f"{name}.log", lines)
 
     # -- faults ---------------------------------------------------------------------------------------------------
 
