@@ -89,7 +89,11 @@ def parts_from_parse(parse_data: dict[str, Any], retrieval_intent: str = "faq") 
 
 def is_sure(parse_data: dict[str, Any]) -> bool:
     """Whether the section ranking alone is sure enough to override the conversation's context (SURE_*)."""
-    return _leads(ranking_from_parse(parse_data), SURE_CONFIDENCE, SURE_LEAD)
+    return _sure(ranking_from_parse(parse_data))
+
+
+def _sure(ranking: list[tuple[str, float]]) -> bool:
+    return _leads(ranking, SURE_CONFIDENCE, SURE_LEAD)
 
 
 def _leads(ranking: list[tuple[str, float]], confidence: float, lead: float) -> bool:
@@ -310,8 +314,7 @@ def respond(
         # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one, and a long post
         # tells a case the general rule may not settle: staff are offered too, after the answer's own buttons (the
         # message itself said nothing that calls for a person first).
-        unsure = not _leads(ranking, SURE_CONFIDENCE, SURE_LEAD)
-        after = not person and (any(s.handoff for s in related) or (tells_own_case(text) and unsure))
+        after = not person and (any(s.handoff for s in related) or (tells_own_case(text) and not _sure(ranking)))
         # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
         cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
         return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after)
