@@ -55,17 +55,6 @@ def test_each_clear_question_of_a_long_post_adds_its_section() -> None:
     assert answers.decide(tied, parts=parts[:2]).sections == ("cancellation", "job_ends_stay")
 
 
-def test_a_sure_part_does_not_displace_the_whole_posts_leader() -> None:
-    """One sentence of a long post ("my contract says…") matching its own section surely says the post can be
-    answered, not what it is mainly about: the whole post's leader comes first, the part's section after it."""
-    whole = [("job_ends_stay", 0.11), ("employer_dispute", 0.1), ("employment_contract", 0.05)]
-    parts = [[("employment_contract", 0.6), ("fees", 0.1)], [("job_ends_stay", 0.2), ("overstay", 0.19)]]
-    decision = answers.decide(whole, parts=parts)
-    assert decision.kind == "answer"
-    assert decision.sections == ("job_ends_stay", "employment_contract")
-    assert "job_ends_stay" not in decision.related
-
-
 def test_a_parse_without_a_section_ranking_is_never_sure() -> None:
     """Context may read such a message as a follow-up; before, an empty ranking raised IndexError here."""
     assert answers.is_sure({"text": "ok", "response_selector": {"faq": {"ranking": []}}}) is False
