@@ -49,6 +49,16 @@ def parse(text: str, *ranked: tuple[str, float]) -> dict[str, Any]:
         ("I changed jobs but the permit still shows the old company, what could happen to me?", "consequences"),
         ("换了单位没换证，还在新公司上班，会有什么后果", "consequences"),
         ("我被fire了，school拖着不办cancellation", "employer_dispute"),
+        ("We can't log in to the employer account any more and the reset e-mail never arrives", "system_trouble"),
+        ("单位账号登不进去，一直提示信息有误", "system_trouble"),
+        ("提交的时候一直报错，换了浏览器也不行", "system_trouble"),
+        ("小程序上的进度是不是系统bug，一直不动", "system_trouble"),
+        ("HR typed the wrong passport number and the card is already printed", "mistake_made"),
+        ("通知函上的名字拼错了一个字母", "mistake_made"),
+        ("我的surname拼错了，visa会不会被拒", "mistake_made"),
+        ("Our company was renamed last month, what happens to the foreign staff's permits?", "company_changed"),
+        ("公司被母公司吸收合并了，外籍员工的工作许可怎么办", "company_changed"),
+        ("营业执照明年到期，工作许可延期会受影响吗", "company_changed"),
     ],
 )
 def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -64,6 +74,12 @@ def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group
         "does the labor bureau want the original passport at the counter",
         "what is category B",
         "我的护照快到期了，工作许可要变更吗",
+        # Near misses of the system, mistake and company cues: ordinary questions the guide answers.
+        "what is the website of the work permit system",
+        "护照号码变了，工作许可和居留许可哪个先办，顺序搞错了麻烦吗",
+        "what are the common mistakes when changing employer",
+        "外籍员工结婚后改名了，护照也换了，工作许可要变更吗",
+        "how do I register our company in the system",
     ],
 )
 def test_ordinary_questions_do_not_call_for_a_person(guide, text: str) -> None:  # type: ignore[no-untyped-def]
