@@ -194,6 +194,14 @@ class GuideSectionRanker(GraphComponent):
             # English only, tried 2 December: development set en direct 57.9 -> 65.7 %, wrong 26.4 -> 18.6 %
             # (offline); held-out en correct 75.3 -> 74.7 %, wrong 17.8 -> 16.4 %, clarify 2.7 -> 4.1 % (above
             # its ceiling): no gain that carries over, so not kept either.
+            # Also measured on 2 December and not kept, each offline on the development set (351 questions) first:
+            # - a shared feature per glossary term (knowledge/glossary.yml), so "cancellation" and "注销" are one
+            #   word: development direct +7 questions; held-out en 76.9 -> 75.5 %, zh 80.0 -> 81.7 %, wrong
+            #   13.8 -> 14.1 % (offline): noise;
+            # - fusing the whole post's probabilities with the mean or max of its parts' (weight 0.2 to 0.5): at
+            #   most +3 questions on the development set;
+            # - static word embeddings that a PyPI package ships (WordLlama l2_supercat; its tokenizer splits
+            #   Chinese into bytes), alone or fused: no better than the classifier on the development set's English.
             "guide_terms": False,
         }
 
