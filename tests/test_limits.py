@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from bot.conversations.limits import Limiter, Rule, client_address
 from bot.db.models import LookupAttempt
 from bot.gateway.keys import DB
-from tests.gateway_support import ChatClient
+from tests.gateway_support import ChatClient, eventually
 from tests.test_gateway_cases import add_case, case_form, start
 from tests.test_socketio import WEBCHAT_SITE, Webchat
 
@@ -89,7 +89,18 @@ async def test_requests_for_a_person_are_capped(gateway_factory, rasa) -> None: 
         await client.send({"type": "handoff", "id": f"h{n}"})
         codes.append(await outcome(client, f"h{n}"))
     assert codes == ["ack", "ack", "rate_limited"]
-    assert sum(1 for body in rasa.received if body["message"].startswith("/human_handoff")) == 2
+
+    def handoffs() -> int:
+        return sum(1 for body in rasa.received if body["message"].startswith("/human_handoff"))
+
+    # An ack means accepted, not yet forwarded: wait for the two accepted requests to reach Rasa.
+    await eventually(lambda: handoffs() >= 2, what="the two accepted requests forwarded")
+    # The refused one is never forwarded: a message sent after it on the same conversation reaches Rasa behind
+    # anything that conversation forwarded before, and by then there are still only two.
+    await client.send({"type": "message", "id": "after", "text": "still there?"})
+    assert await outcome(client, "after") == "ack"
+    await eventually(lambda: any(b["message"] == "still there?" for b in rasa.received), what="the later message")
+    assert handoffs() == 2
 
 
 async def test_passport_checks_are_throttled_per_address_before_any_lookup(gateway_factory, rasa) -> None:  # type: ignore[no-untyped-def]
