@@ -59,6 +59,7 @@ def parse(text: str, *ranked: tuple[str, float]) -> dict[str, Any]:
         ("Our company was renamed last month, what happens to the foreign staff's permits?", "company_changed"),
         ("公司被母公司吸收合并了，外籍员工的工作许可怎么办", "company_changed"),
         ("营业执照明年到期，工作许可延期会受影响吗", "company_changed"),
+        ("公司注册地从朝阳迁到经开区，外籍员工的证要怎么办", "company_changed"),
     ],
 )
 def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group: str | None) -> None:  # type: ignore[no-untyped-def]
