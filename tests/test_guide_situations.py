@@ -60,6 +60,24 @@ def parse(text: str, *ranked: tuple[str, float]) -> dict[str, Any]:
         ("公司被母公司吸收合并了，外籍员工的工作许可怎么办", "company_changed"),
         ("营业执照明年到期，工作许可延期会受影响吗", "company_changed"),
         ("公司注册地从朝阳迁到经开区，外籍员工的证要怎么办", "company_changed"),
+        # Work now, papers later; money owed or kept back; no official rule found; a legality question.
+        ("The school wants me to start teaching next week and will sort out the permit later", "illegal_work"),
+        ("公司让我先入职，工作许可后面再补", "illegal_work"),
+        ("HR说可以先onboard，work permit之后再办", "illegal_work"),
+        ("公司欠了我们两个月的工资，现在要离职", "employer_dispute"),
+        ("我的押金公司一直不退", "employer_dispute"),
+        ("they want me to pay back the recruitment fee before they release me", "employer_dispute"),
+        ("官网上没写外籍实习生怎么办，找不到官方说明", "no_published_rule"),
+        ("I called two offices and got conflicting answers about the translation", "no_published_rule"),
+        ("中介说这样做没问题，legal吗", "consequences"),
+        ("The agency offered two trial months on my L visa before they apply for the permit", "illegal_work"),
+        ("老板让新同事先用M签上班，等工作许可下来再说", "illegal_work"),
+        ("We're owed six weeks of salary and the school has closed", "employer_dispute"),
+        ("I was laid off last Friday, what happens to my residence permit?", "employer_dispute"),
+        ("公司这次把我裁了，工作许可会马上注销吗", "employer_dispute"),
+        ("打电话问了两个窗口，答复也不一样，以哪个为准", "no_published_rule"),
+        ("群里说周末兼职不用办手续，这个说法靠谱吗", "consequences"),
+        ("The recruiter says it's totally legal to teach while the paperwork is pending", "consequences"),
     ],
 )
 def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -81,6 +99,16 @@ def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group
         "what are the common mistakes when changing employer",
         "外籍员工结婚后改名了，护照也换了，工作许可要变更吗",
         "how do I register our company in the system",
+        # Near misses of the work-first, money and no-official-rule cues.
+        "Can I start working while my residence permit is being processed?",
+        "我先入职了，后面再补办居留许可可以吗",
+        "can my wife get a visa later after I start working",
+        "先办工作许可还是先办签证",
+        "工资标准要达到多少才能算B类",
+        "官网上写的材料清单是哪些",
+        "What does the official website list for an extension?",
+        "Is it really necessary to translate the degree certificate?",
+        "学历认证的说法是什么意思",
     ],
 )
 def test_ordinary_questions_do_not_call_for_a_person(guide, text: str) -> None:  # type: ignore[no-untyped-def]
