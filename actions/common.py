@@ -24,8 +24,9 @@ def language_of(tracker: Tracker) -> str:
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     """Text (with buttons) for every channel, then the machine-readable payload for the widget and tests."""
-    dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None)
-    dispatcher.utter_message(json_message=reply.custom)
+    text, data = reply.messages()
+    dispatcher.utter_message(text=text["text"], buttons=text["buttons"])
+    dispatcher.utter_message(json_message=data["custom"])
 
 
 # The action server's clock: actions are made by rasa_sdk without arguments, so it is set here (tests: FixedClock).

@@ -195,3 +195,27 @@ def test_a_near_tie_within_one_procedure_answers_instead_of_asking() -> None:
     # Two procedures (two readings of the question) still ask which one.
     other = [("cancellation", 0.40), ("extension", 0.36)]
     assert answers.decide(other, procedures=procedures).kind == "clarify"
+
+
+def test_the_offline_loop_grades_the_reply_the_action_sends(guide) -> None:
+    """`python -m bot.evaluation.offline` grades Reply.messages(), which is what actions/common.send dispatches: an
+    answer with a person offered, a menu, and "not covered" read back as `make eval` reads them from Rasa."""
+    from bot.evaluation.grading import verdict
+    from bot.evaluation.questions import Outcome, Question
+
+    def parse(text: str, ranking: list[tuple[str, float]]) -> dict:  # type: ignore[type-arg]
+        items = [{"intent_response_key": f"faq/{sid}", "confidence": conf} for sid, conf in ranking]
+        return {"text": text, "response_selector": {"faq": {"ranking": items}}}
+
+    dispute = "my employer is holding my passport and won't give it back"
+    decision, reply = answers.respond(guide, parse(dispute, [("cancellation", 0.8), ("fees", 0.1)]), "en")
+    outcome = Outcome.from_rasa(reply.messages())
+    assert outcome.kind == "answer" and outcome.answered == decision.sections == ("cancellation",)
+    assert outcome.person and outcome.lang == "en"
+    assert verdict(Question(dispute, "en", ("cancellation",)), outcome) == "correct"
+    assert verdict(Question(dispute, "en", ("employer_dispute",)), outcome) == "wrong"
+    tie = parse("cancel?", [("cancellation", 0.40), ("change_employer", 0.36)])
+    menu = Outcome.from_rasa(answers.respond(guide, tie, "en")[1].messages())
+    assert menu.kind == "clarify" and menu.offered[:2] == ("cancellation", "change_employer") and menu.person
+    nothing = Outcome.from_rasa(answers.respond(guide, parse("weather?", [("fees", 0.01)]), "en")[1].messages())
+    assert nothing.kind == "none" and verdict(Question("weather?", "en", ("none",)), nothing) == "declined"

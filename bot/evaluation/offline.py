@@ -4,11 +4,8 @@ the same answer policy the action runs (`bot.guide.answers.respond`), and print 
     python -m bot.evaluation.offline --set tests/eval/real_voice_dev.yml [--misses]
 
 It leaves out Rasa's intent classifier (a guide question the classifier sends elsewhere is not modelled), so
-confirm a change with `make train` and `make eval` before trusting it. Figures per language:
-- direct: the main answered section is an accepted one; wrong: a section was answered and it is not;
-- among: an accepted section is anywhere in the reply (answered, related button, or a choice);
-- clarify: the reply is a "which one?" menu; none: neither an answer nor a menu;
-- person: for questions where a person is the right outcome, the reply offers one (a button).
+confirm a change with `make train` and `make eval` before trusting it. The figures are `make eval`'s, from the
+same grader (bot/evaluation/grading.py): the same reply is graded the same way in both.
 """
 
 from __future__ import annotations
@@ -16,13 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.core.settings import PROJECT_ROOT
+from bot.evaluation.grading import render_real, summarize_real, verdict
+from bot.evaluation.questions import Outcome, load_questions
 from bot.guide import answers
 from bot.guide.loader import default_guide
 from bot.nlu.guide_ranker import GuideSectionRanker, SectionModel, guide_term_index, rank_message, training_examples
@@ -89,62 +87,30 @@ def parse_data(model: SectionModel, text: str, index: GuideTermIndex | None = No
     }
 
 
-def outcome(question: dict[str, Any], reply: answers.Reply, decision: answers.Decision) -> dict[str, Any]:
-    expect = set(question["expect"])
-    offered = {answers.section_of_payload(b["payload"]) for b in reply.buttons} - {None}
-    shown = set(decision.sections) | offered
-    kind = decision.kind if decision.kind != "not_covered" else "none"
-    return {
-        "kind": kind,
-        "direct": kind == "answer" and decision.sections[0] in expect,
-        "wrong": kind == "answer" and decision.sections[0] not in expect,
-        "among": bool(expect & shown),
-        "person": any(b["payload"] == "/human_handoff" for b in reply.buttons),
-        "sections": list(decision.sections),
-        "offered": sorted(offered - set(decision.sections)),
-    }
-
-
-def evaluate(path: Path, show_misses: bool = False) -> dict[str, dict[str, float]]:
+def evaluate(path: Path, show_misses: bool = False) -> dict[str, Any]:
+    """Every question of the set through the ranker and the answer policy, graded as `make eval` grades them."""
     started = time.perf_counter()
     model = train_model()
     trained = time.perf_counter() - started
     guide = default_guide()
     index = guide_term_index() if GuideSectionRanker.get_default_config()["guide_terms"] else None
-    questions = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
-    groups: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    questions = load_questions(path)
+    outcomes = []
     for question in questions:
-        text = str(question["q"])
-        lang = reply_language(message=text)
-        decision, reply = answers.respond(guide, parse_data(model, text, index), lang)
-        result = outcome(question, reply, decision)
-        for name in ("all", "zh" if question["lang"] in ("zh", "mixed") else "en"):
-            group = groups[name]
-            group["n"] += 1
-            for key in ("direct", "wrong", "among"):
-                group[key] += result[key]
-            group["clarify"] += result["kind"] == "clarify"
-            group["none"] += result["kind"] == "none"
-            group["multi"] += result["kind"] == "answer" and len(result["sections"]) > 1
-            if question.get("needs_person"):
-                group["needs_person"] += 1
-                group["person"] += result["person"]
-        if show_misses and not result["direct"]:
+        lang = reply_language(message=question.text)
+        decision, reply = answers.respond(guide, parse_data(model, question.text, index), lang)
+        outcome = Outcome.from_rasa(reply.messages())
+        outcomes.append(outcome)
+        what = verdict(question, outcome)
+        if show_misses and what not in ("correct", "declined"):
             print(
-                f"- [{result['kind']}] {text[:110]!r}\n    expect {question['expect']} got {result['sections']}"
-                f" offered {result['offered']}"
+                f"- [{what}] {question.text[:110]!r}\n    expect {list(question.expect)} got {list(outcome.answered)}"
+                f" offered {list(outcome.offered)}{'' if outcome.person or not question.needs_person else ' NO PERSON'}"
             )
+    summary = summarize_real(questions, outcomes)
     print(f"trained in {trained:.1f} s; {len(questions)} questions from {path}")
-    print(f"{'':<5}{'n':>5}{'direct':>9}{'among':>8}{'clarify':>9}{'wrong':>8}{'none':>7}{'multi':>7}{'person':>9}")
-    for name in ("en", "zh", "all"):
-        g = groups[name]
-        n = g["n"] or 1
-        person = f"{g['person'] / g['needs_person']:.0%}" if g["needs_person"] else "-"
-        print(
-            f"{name:<5}{int(g['n']):>5}{g['direct'] / n:>9.1%}{g['among'] / n:>8.1%}{g['clarify'] / n:>9.1%}"
-            f"{g['wrong'] / n:>8.1%}{g['none'] / n:>7.1%}{int(g['multi']):>7}{person:>9}"
-        )
-    return groups
+    print(render_real(summary, str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

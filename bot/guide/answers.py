@@ -66,6 +66,11 @@ class Reply:
     custom: dict[str, Any]
     buttons: list[dict[str, str]] = field(default_factory=list)
 
+    def messages(self) -> list[dict[str, Any]]:
+        """The turn as the channels receive it: the text with its buttons for every channel, then the payload for
+        the widget and tests (the action sends these two; the offline evaluation grades the same two)."""
+        return [{"text": self.text, "buttons": self.buttons or None}, {"custom": self.custom}]
+
 
 def ranking_from_parse(parse_data: dict[str, Any], retrieval_intent: str = "faq") -> list[tuple[str, float]]:
     """(section id, confidence) pairs, best first, from Rasa's ResponseSelector output."""
