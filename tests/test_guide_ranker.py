@@ -90,3 +90,24 @@ def test_a_post_with_several_questions_carries_a_ranking_for_each(tmp_path) -> N
     assert any(text.startswith("Also") and top == "fees" for text, top in tops.items())
     # The parts rank sections only, never the "none of the sections" class.
     assert all(sid != "__none__" for part in parts for sid, _ in part["ranking"])
+
+
+def test_the_guide_text_is_fused_only_into_posts_longer_than_the_limit() -> None:
+    """guide_terms_min_chars: a short question keeps the classifier's own ranking, a long post gets the fusion."""
+    from bot.nlu.guide_ranker import SectionModel, rank_message
+    from bot.nlu.guide_terms import GuideTermIndex
+
+    texts = [t for key, items in EXAMPLES.items() for t in items]
+    labels = [key.split("/")[1] if "/" in key else "__none__" for key, items in EXAMPLES.items() for _ in items]
+    model = SectionModel.fit(texts, labels, 20.0)
+    index = GuideTermIndex(
+        ["fees", "extension", "check_status"],
+        ["The application is free: no fee is charged.", "Extend the permit 30 to 90 days before it expires.",
+         "Check the case status with the application number."],
+    )
+    short = "is there a fee for the permit"
+    assert rank_message(model, short, index=index, index_min_chars=40) == rank_message(model, short)
+    long = "We hired a new engineer last month and HR keeps asking me about money. " + short + "?"
+    assert len(long) > 40
+    fused = rank_message(model, long, index=index, index_min_chars=40)
+    assert fused == rank_message(model, long, index=index) != rank_message(model, long)
