@@ -47,12 +47,12 @@ def _examples(path: Path) -> list[tuple[str, str | None, str | None]]:
     return triples
 
 
-def _config_of_ranker() -> dict[str, Any]:
-    """The ranker's options as config.yml sets them, so the offline loop runs the configuration `make train` uses."""
+def _ranker_config() -> dict[str, Any]:
+    """The ranker's options as `make train` uses them: its defaults, overridden by config.yml's entry."""
     pipeline = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8")).get("pipeline") or []
     name = f"{GuideSectionRanker.__module__}.{GuideSectionRanker.__name__}"
     entry: dict[str, Any] = next((step for step in pipeline if step.get("name") == name), {})
-    return {key: value for key, value in entry.items() if key != "name"}
+    return {**GuideSectionRanker.get_default_config(), **{k: v for k, v in entry.items() if k != "name"}}
 
 
 def train_model() -> SectionModel:
@@ -65,7 +65,7 @@ def train_model() -> SectionModel:
 
     jieba.load_userdict(str(USER_DICT))  # as the Rasa tokenizer does before the ranker runs
     triples = [t for path in TRAINING_FILES for t in _examples(path)]
-    config = {**GuideSectionRanker.get_default_config(), **_config_of_ranker()}
+    config = _ranker_config()
     texts, labels = training_examples(triples, config["retrieval_intent"], config["negative_intents"])
     key = hashlib.sha256(json.dumps([texts, labels, config["C"], USER_DICT.read_text()]).encode()).hexdigest()[:16]
     cache = CACHE_DIR / key
@@ -103,14 +103,14 @@ def evaluate(path: Path, show_misses: bool = False) -> dict[str, Any]:
     model = train_model()
     trained = time.perf_counter() - started
     guide = default_guide()
-    config = {**GuideSectionRanker.get_default_config(), **_config_of_ranker()}
+    config = _ranker_config()
     index = guide_term_index() if config["guide_terms"] else None
     min_chars = int(config["guide_terms_min_chars"])
     questions = load_questions(path)
     outcomes = []
     for question in questions:
         lang = reply_language(message=question.text)
-        decision, reply = answers.respond(guide, parse_data(model, question.text, index, min_chars), lang)
+        _, reply = answers.respond(guide, parse_data(model, question.text, index, min_chars), lang)
         outcome = Outcome.from_rasa(reply.messages())
         outcomes.append(outcome)
         what = verdict(question, outcome)

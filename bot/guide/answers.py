@@ -376,13 +376,3 @@ def not_covered(lang: str) -> Reply:
         custom=payload.clarify(lang, options, reason=payload.REASON_NOT_COVERED),
         buttons=options,
     )
-
-
-def section_of_payload(payload: str) -> str | None:
-    """The section a button opens (`/faq{"section": "…"}`), or None for any other button."""
-    if not payload.startswith("/faq{"):
-        return None
-    try:
-        return json.loads(payload[4:]).get("section")
-    except ValueError:
-        return None
