@@ -55,6 +55,32 @@ def test_each_clear_question_of_a_long_post_adds_its_section() -> None:
     assert answers.decide(tied, parts=parts[:2]).sections == ("cancellation", "job_ends_stay")
 
 
+def test_when_none_of_the_sections_wins_the_guide_does_not_cover_it_and_the_closest_are_offered(guide) -> None:
+    """The ranker's "none of the sections" score beating every section means not covered, however sure the top
+    section would otherwise be; the nearest sections (at most two) come as buttons after the person."""
+    ranking = [("who_is_exempt", 0.30), ("family_visas", 0.12), ("fees", 0.11), ("z_visa", 0.001)]
+    assert answers.decide(ranking).kind == "answer"
+    decision = answers.decide(ranking, none=0.45)
+    assert decision == answers.Decision("not_covered", ("who_is_exempt", "family_visas"))
+    parse = {
+        "text": "how do I apply for permanent residence after ten years here",
+        "response_selector": {
+            "faq": {
+                "ranking": [{"intent_response_key": f"faq/{sid}", "confidence": conf} for sid, conf in ranking],
+                "none_of_the_sections": 0.45,
+            }
+        },
+    }
+    _, reply = answers.respond(guide, parse, "en")
+    assert reply.custom["type"] == "clarify" and reply.custom["reason"] == "not_covered"
+    payloads = [b["payload"] for b in reply.buttons]
+    assert payloads[0] == "/human_handoff"
+    assert payloads[1:] == ['/faq{"section": "who_is_exempt"}', '/faq{"section": "family_visas"}']
+    assert "guide" in reply.text and "Talk to a person" in reply.text
+    # Below the ranker's leader, the score changes nothing.
+    assert answers.decide(ranking, none=0.29) == answers.decide(ranking)
+
+
 def test_a_parse_without_a_section_ranking_is_never_sure() -> None:
     """Context may read such a message as a follow-up; before, an empty ranking raised IndexError here."""
     assert answers.is_sure({"text": "ok", "response_selector": {"faq": {"ranking": []}}}) is False

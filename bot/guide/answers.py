@@ -28,6 +28,8 @@ CLARIFY_CONFIDENCE = 0.08
 OPTION_SHARE = 0.25
 OPTION_FLOOR = 0.05
 CLARIFY_OPTIONS = 3
+# Sections offered under "not found in the guide", when the ranker's "none of the sections" class wins.
+CLOSEST_OPTIONS = 2
 # When Rasa's intent classifier is unsure (nlu_fallback) but the section ranking is at least this sure, the
 # guide question is answered by the same policy instead of a "did you mean" menu.
 FALLBACK_ANSWER_CONFIDENCE = 0.3
@@ -127,16 +129,22 @@ def decide(
     known: set[str] | None = None,
     parts: list[list[tuple[str, float]]] | None = None,
     procedures: dict[str, str] | None = None,
+    none: float = 0.0,
 ) -> Decision:
     """Answer the first choice (and each clear question of a long post), ask only on a near tie, else not covered.
 
     `procedures` maps section ids to their procedure: a near tie between two sections of one procedure answers the
-    first, with the other as a related button."""
+    first, with the other as a related button. `none` is the ranker's "none of the sections" score: when it beats
+    every section the guide does not hold the answer (the same test the ranker applies to Rasa's intent, so the
+    offline loop and the fallback path decide as the conversation does)."""
     if known is not None:
         ranking = [(sid, conf) for sid, conf in ranking if sid in known]
         parts = [[(sid, conf) for sid, conf in part if sid in known] for part in parts or []]
     if not ranking:
         return Decision("not_covered")
+    if none > ranking[0][1]:
+        # Not covered, but the closest sections go with the "not found" (the user may have meant one of them).
+        return Decision("not_covered", closest_options(ranking))
     leads = _leads(ranking, ANSWER_CONFIDENCE, LEAD) or (
         ranking[0][1] >= ANSWER_CONFIDENCE and _same_procedure(ranking, procedures)
     )
@@ -155,12 +163,17 @@ def decide(
     return Decision("not_covered")
 
 
-def clarify_options(ranking: list[tuple[str, float]]) -> tuple[str, ...]:
-    """The leading sections worth offering as buttons (at most CLARIFY_OPTIONS)."""
+def clarify_options(ranking: list[tuple[str, float]], length: int = CLARIFY_OPTIONS) -> tuple[str, ...]:
+    """The leading sections worth offering as buttons (at most `length`)."""
     if not ranking:
         return ()
     floor = max(OPTION_FLOOR, ranking[0][1] * OPTION_SHARE)
-    return tuple(sid for sid, conf in ranking[:CLARIFY_OPTIONS] if conf >= floor)
+    return tuple(sid for sid, conf in ranking[:length] if conf >= floor)
+
+
+def closest_options(ranking: list[tuple[str, float]]) -> tuple[str, ...]:
+    """The sections offered with a "not found": fewer than a choice's, since none of them is thought to answer."""
+    return clarify_options(ranking, CLOSEST_OPTIONS)
 
 
 def fill_facts(text: str, guide: Guide, lang: str) -> str:
@@ -315,7 +328,7 @@ def respond(
         decision = Decision("answer", (chosen,))
     else:
         parts = parts_from_parse(parse_data)
-        decision = decide(ranking, set(guide.sections), parts, guide.procedures)
+        decision = decide(ranking, set(guide.sections), parts, guide.procedures, none_score(parse_data))
     if decision.kind == "answer":
         decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)
@@ -329,7 +342,8 @@ def respond(
         return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after)
     if decision.kind == "clarify":
         return decision, clarify(guide, decision.sections, lang, offer_person=person)
-    return decision, not_covered(lang)
+    closest = tuple(guide.sections[sid] for sid in decision.sections)
+    return decision, not_covered(lang, closest, staff)
 
 
 def _situated(guide: Guide, decision: Decision, text: str, stated: dict[str, str] | None) -> tuple[Decision, Situated]:
@@ -369,10 +383,15 @@ def rephrase(lang: str) -> Reply:
     )
 
 
-def not_covered(lang: str) -> Reply:
-    options = [handoff_button(lang)]
+def not_covered(lang: str, closest: tuple[GuideSection, ...] = (), staff: StaffAvailability | None = None) -> Reply:
+    """The guide does not hold it: say so rather than guess, and offer a person. When the ranker thought the
+    question near some sections, they follow the person as buttons (the user may have meant one of them)."""
+    options = [handoff_button(lang), *(section_button(s, lang) for s in closest)]
+    text = t("guide.not_covered", lang)
+    if closest:
+        text = t("guide.not_covered_closest", lang) + "\n" + person_note(lang, staff)
     return Reply(
-        text=t("guide.not_covered", lang),
+        text=text,
         custom=payload.clarify(lang, options, reason=payload.REASON_NOT_COVERED),
         buttons=options,
     )
