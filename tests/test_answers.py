@@ -187,7 +187,7 @@ def test_an_answer_about_a_procedure_offers_its_checklist(guide) -> None:
     assert not any(b["payload"].startswith("/request_checklist") for b in general.buttons)
 
 
-def test_a_long_post_the_ranking_is_unsure_of_offers_a_person_after_the_answer(guide) -> None:
+def test_a_long_post_offers_a_person_after_the_answer(guide) -> None:
     story = (
         "I started at a school in Yizhuang in March, my permit runs to next March, and the school now wants me to "
         "move to their other campus in another district next term. Do we have to cancel anything or file a change?"
@@ -205,8 +205,11 @@ def test_a_long_post_the_ranking_is_unsure_of_offers_a_person_after_the_answer(g
     assert unsure.custom["section"] == "change_info" and unsure.buttons[-1]["payload"] == "/human_handoff"
     # Not first, and without the staff-hours note: nothing in the post calls for a person first.
     assert unsure.buttons[0]["payload"] != "/human_handoff" and not unsure.custom["needs_staff"]
-    # A ranking sure of its answer, or a short question, gets the answer alone.
-    assert all(b["payload"] != "/human_handoff" for b in reply_to(story, 0.80, 0.05).buttons)
+    # However sure the ranking is of the section (it knows the rule, not whether the rule settles this case).
+    sure = reply_to(story, 0.80, 0.05)
+    assert sure.custom["section"] == "change_info" and sure.buttons[-1]["payload"] == "/human_handoff"
+    assert not sure.custom["needs_staff"]
+    # A short question gets the answer alone.
     assert all(
         b["payload"] != "/human_handoff" for b in reply_to("do we file a change for a new campus", 0.30, 0.20).buttons
     )

@@ -335,8 +335,9 @@ def respond(
         related = tuple(guide.sections[sid] for sid in decision.related)
         # A runner-up that needs a person (a dispute, an overstay…) means the post may describe one, and a long post
         # tells a case the general rule may not settle: staff are offered too, after the answer's own buttons (the
-        # message itself said nothing that calls for a person first).
-        after = not person and (any(s.handoff for s in related) or (tells_own_case(text) and not _sure(ranking)))
+        # message itself said nothing that calls for a person first). However sure the ranking is of the section,
+        # that says which rule applies, not that the rule settles this case.
+        after = not person and (any(s.handoff for s in related) or tells_own_case(text))
         # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
         cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
         return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after)

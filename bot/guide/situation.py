@@ -28,8 +28,8 @@ def needs_person(text: str, situations: Situations) -> bool:
 
 
 # A post this long tells the asker's own case (dates, history, what someone said): the guide answers the general
-# rule, and where the ranking is not sure of its answer staff are offered after it, in case the rule does not
-# settle that case. The same length marks a long post in the eval (bot/evaluation/run.py, LONG_CHARS).
+# rule, and staff are offered after it, in case the rule does not settle that case. The same length marks a long
+# post in the eval (bot/evaluation/grading.py, LONG_CHARS).
 OWN_CASE_CHARS = 150
 
 
