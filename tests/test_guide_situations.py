@@ -46,6 +46,8 @@ def parse(text: str, *ranked: tuple[str, float]) -> dict[str, Any]:
         ("用旅游签在这边打工会怎样", "illegal_work"),
         ("work permit的延期要多久", None),
         ("用人单位倒闭了，外国人的工作许可怎么办", "no_published_rule"),
+        ("公司年底要清算，外籍员工的许可谁来注销", "no_published_rule"),
+        ("Our employer is being wound up next quarter; who cancels the permits?", "no_published_rule"),
         ("I changed jobs but the permit still shows the old company, what could happen to me?", "consequences"),
         ("换了单位没换证，还在新公司上班，会有什么后果", "consequences"),
         ("我被fire了，school拖着不办cancellation", "employer_dispute"),
