@@ -59,7 +59,9 @@ async def answer_guide_question(
         reply, context_events = after_guide_answer(tracker, section, reply, lang)
         send(dispatcher, reply)
         return [SlotSet("fallback_count", 0), SlotSet("last_section", section.id), *context_events]
-    if defer or context_can_answer(tracker):  # hook: a date or follow-up the context can place
+    # Hook: a date or follow-up the context can place (before "not in the guide": a bare "and for category A?" may
+    # look like none of the sections to the ranker).
+    if defer or context_can_answer(tracker):
         return await ActionFollowUp().run(dispatcher, tracker, domain)
     send(dispatcher, reply)
     return []
@@ -77,10 +79,12 @@ class ActionFallback(Action):
         guide = default_guide()
         lang = language_of(tracker)
         failures = int(tracker.get_slot("fallback_count") or 0) + 1
-        ranking = answers.ranking_from_parse(tracker.latest_message or {})
-        none = answers.none_score(tracker.latest_message or {})
-        if ranking and ranking[0][1] >= max(answers.FALLBACK_ANSWER_CONFIDENCE, none):
-            # The intent classifier was unsure, but the guide ranking is sure enough: answer rather than ask.
+        latest = tracker.latest_message or {}
+        ranking = [(sid, conf) for sid, conf in answers.ranking_from_parse(latest) if sid in guide.sections]
+        outside = answers.outside_guide(ranking, answers.none_score(latest))
+        if outside or (ranking and ranking[0][1] >= answers.FALLBACK_ANSWER_CONFIDENCE):
+            # The intent classifier was unsure, but the guide ranking is sure enough, of a section or of none of
+            # them: the guide's own policy answers (a question outside the guide is understood, not a failure).
             return await answer_guide_question(dispatcher, tracker, domain)
         options = answers.clarify_options(ranking) if ranking and ranking[0][1] >= answers.CLARIFY_CONFIDENCE else ()
         if failures >= 2:
@@ -90,10 +94,8 @@ class ActionFallback(Action):
                 SlotSet("handoff_reason", "fallback"),
                 FollowupAction("action_handoff"),
             ]
-        elif answers.none_score(tracker.latest_message or {}) > (ranking[0][1] if ranking else 0.0):
-            send(dispatcher, answers.not_covered(lang))
         elif options:
-            person = needs_person(str((tracker.latest_message or {}).get("text") or ""), guide.situations)
+            person = needs_person(str(latest.get("text") or ""), guide.situations)
             send(dispatcher, answers.clarify(guide, options, lang, offer_person=person))
         else:
             send(dispatcher, answers.rephrase(lang))

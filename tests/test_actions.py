@@ -20,6 +20,7 @@ def tracker(
     slots: dict[str, Any] | None = None,
     intent: str = "faq",
     entities: list[dict[str, Any]] | None = None,
+    none: float = 0.0,
 ) -> Tracker:
     parse = {
         "text": text,
@@ -27,7 +28,10 @@ def tracker(
         "entities": entities or [],
         "response_selector": {
             "all_retrieval_intents": ["faq"],
-            "faq": {"ranking": [{"intent_response_key": f"faq/{s}", "confidence": c} for s, c in ranking]},
+            "faq": {
+                "ranking": [{"intent_response_key": f"faq/{s}", "confidence": c} for s, c in ranking],
+                "none_of_the_sections": none,
+            },
         },
     }
     return Tracker(
@@ -85,6 +89,28 @@ async def test_fallback_offers_choices_then_a_person() -> None:
     assert second == []
     handoff = [SlotSet("fallback_count", 0), SlotSet("handoff_reason", "fallback"), FollowupAction("action_handoff")]
     assert events == handoff
+
+
+async def test_a_question_about_none_of_the_sections_is_declined_with_the_closest_and_no_failure_counted() -> None:
+    """Whether the intent classifier was sure (faq) or not (nlu_fallback)."""
+    ranking = [("who_is_exempt", 0.3), ("family_visas", 0.1)]
+    text = "does category A make it easier to get permanent residence"
+    category = [{"entity": "permit_category", "value": "A"}]
+    for action, intent in ((ActionAnswerGuide(), "faq"), (ActionFallback(), "nlu_fallback")):
+        messages, events = await run(action, tracker(text, ranking, intent=intent, entities=category, none=0.6))
+        assert messages[1]["custom"]["reason"] == "not_covered", action
+        assert [b["payload"] for b in messages[0]["buttons"]] == [
+            "/human_handoff",
+            '/faq{"section": "who_is_exempt"}',
+            '/faq{"section": "family_visas"}',
+        ]
+        assert events == []
+        # In a conversation about a procedure, the context places the same words first: a bare follow-up ("and for
+        # category A?") can look like none of the sections to the ranker.
+        in_a_procedure = {"context_procedure": "extension", "last_section": "extension"}
+        t = tracker(text, ranking, in_a_procedure, intent=intent, entities=category, none=0.6)
+        messages, _ = await run(action, t)
+        assert all(m.get("custom", {}).get("reason") != "not_covered" for m in messages), action
 
 
 def handoff_tracker(sender: str, slots: dict[str, Any] | None = None, intent: str = "human_handoff") -> Tracker:

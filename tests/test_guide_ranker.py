@@ -1,5 +1,6 @@
-"""The guide-section ranker: trains from retrieval examples, ranks sections, and corrects the intent where the
-section ranking knows better (a status request, a question about none of the sections)."""
+"""The guide-section ranker: trains from retrieval examples, ranks sections with a "none of the sections" score,
+and corrects the intent where the section ranking knows better (a status request; with `none_intent` set, a
+question about none of the sections)."""
 
 from __future__ import annotations
 

@@ -48,6 +48,8 @@ def parse(text: str, *ranked: tuple[str, float]) -> dict[str, Any]:
         ("用人单位倒闭了，外国人的工作许可怎么办", "no_published_rule"),
         ("公司年底要清算，外籍员工的许可谁来注销", "no_published_rule"),
         ("Our employer is being wound up next quarter; who cancels the permits?", "no_published_rule"),
+        ("公司已经解散了，我的工作许可还有效吗", "no_published_rule"),
+        ("公司被解散后外籍员工的证谁来注销", "no_published_rule"),
         ("I changed jobs but the permit still shows the old company, what could happen to me?", "consequences"),
         ("换了单位没换证，还在新公司上班，会有什么后果", "consequences"),
         ("我被fire了，school拖着不办cancellation", "employer_dispute"),
@@ -100,6 +102,9 @@ def test_the_words_applicants_use_for_a_person_situation(guide, text: str, group
         "护照号码变了，工作许可和居留许可哪个先办，顺序搞错了麻烦吗",
         "what are the common mistakes when changing employer",
         "外籍员工结婚后改名了，护照也换了，工作许可要变更吗",
+        # Settling wages is not a company being liquidated.
+        "离职那天要把工资清算清楚吗",
+        "公司把工资清算了，工作许可什么时候注销",
         "how do I register our company in the system",
         # Near misses of the work-first, money and no-official-rule cues.
         "Can I start working while my residence permit is being processed?",

@@ -28,7 +28,8 @@ RESOLVED = "resolved"
 # Our Rasa server sends this instead of a half-done turn when the action server stays unreachable.
 ACTIONS_UNAVAILABLE = "actions_unavailable"
 
-# Why a `clarify` carries no section choice.
+# Why a `clarify` is not a choice between readings of the question: the guide does not cover it (a person, and
+# perhaps the closest sections to open), the bot did not understand, or the context was reset.
 REASON_NOT_COVERED = "not_covered"
 REASON_REPHRASE = "rephrase"
 REASON_CONTEXT_RESET = "context_reset"
@@ -86,8 +87,8 @@ def validate(custom: Mapping[str, Any]) -> list[str]:
 
 def turn_outcome(customs: Iterable[Mapping[str, Any]]) -> str:
     """What one bot turn amounted to, read from the custom payloads the bot sent (the gateway interprets no text):
-    a handoff wins; otherwise the first guide answer or choice decides ("not covered" is a choice with nothing to
-    choose but a person); anything else is "other"."""
+    a handoff wins; otherwise the first guide answer or choice decides ("not covered" is a clarify whose options
+    are a person and at most the closest sections, none of them an answer); anything else is "other"."""
     customs = list(customs)
     if any(kind(c) == HANDOFF for c in customs):
         return HANDOFF

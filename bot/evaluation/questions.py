@@ -146,12 +146,15 @@ class Outcome:
                 # "Where is my application?" starts the lookup itself: the section that explains it is served.
                 answered.append(FORM_SECTIONS[custom["form"]])
             elif kind == contract.CLARIFY:
+                # "Not in the guide" with the closest sections is a decline, as /metrics and insights count it
+                # (payload.turn_outcome); its sections still count as reached.
+                declined = custom.get("reason") in contract.NOT_ANSWERED_REASONS
                 for option in custom.get("options") or []:
                     payload = str(option.get("payload") or "")
                     person = person or payload.startswith(HANDOFF_PAYLOAD)
                     section = _section_of(payload)
                     if section:
-                        clarified = True
+                        clarified = clarified or not declined
                         if section not in offered:
                             offered.append(section)
             elif kind == contract.HANDOFF:
