@@ -258,9 +258,8 @@ def answer(
 
     Sections that usually need a person put "Talk to a person" first among the buttons, with a note saying when
     staff reply (`person_after`: a runner-up needs one, or a long post tells its own case, so the person comes
-    last, without the note); the one
-    question of a distinction the message left open comes next (a button per case), then a
-    procedure's checklist, then the runners-up as related questions.
+    last, without the note); the one question of a distinction the message left open comes next (a button per
+    case), then a procedure's checklist, then the runners-up as related questions.
     """
     sections = (section, *more)
     key_facts = dict(key_facts or {})
