@@ -1,6 +1,6 @@
 """The guide-section ranker: trains from retrieval examples, ranks sections with a "none of the sections" score,
-and corrects the intent where the section ranking knows better (a status request; with `none_intent` set, a
-question about none of the sections)."""
+and corrects the intent where the section ranking knows better (a status request, a question about none of the
+sections)."""
 
 from __future__ import annotations
 
@@ -63,20 +63,20 @@ def test_a_status_request_becomes_the_status_intent(tmp_path) -> None:  # type: 
     assert [r["name"] for r in message.get("intent_ranking")] == ["check_status", "greet"]
 
 
-def test_a_question_about_none_of_the_sections_keeps_its_intent_and_carries_the_none_score(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """By default the answer policy reads the score (bot/guide/answers.decide), so Rasa and the offline loop agree."""
+def test_a_question_about_none_of_the_sections_becomes_out_of_scope(tmp_path) -> None:  # type: ignore[no-untyped-def]
     message = parse(trained(tmp_path), "what is the weather tomorrow")
+    assert message.get("intent")["name"] == "out_of_scope"
+    assert message.get("intent")["confidence"] >= 0.9  # the classifier's confidence, so no spurious fallback
+
+
+def test_without_a_none_intent_the_question_stays_a_guide_question_with_its_none_score(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Then the answer policy reads the score (bot/guide/answers.decide)."""
+    ranker = trained(tmp_path)
+    ranker._config["none_intent"] = None
+    message = parse(ranker, "what is the weather tomorrow")
     selector = message.get("response_selector")["faq"]
     assert message.get("intent")["name"] == "faq"
     assert selector["none_of_the_sections"] > selector["ranking"][0]["confidence"]
-
-
-def test_a_none_intent_takes_a_question_about_none_of_the_sections(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    ranker = trained(tmp_path)
-    ranker._config["none_intent"] = "out_of_scope"
-    message = parse(ranker, "what is the weather tomorrow")
-    assert message.get("intent")["name"] == "out_of_scope"
-    assert message.get("intent")["confidence"] >= 0.9  # the classifier's confidence, so no spurious fallback
 
 
 def test_other_intents_are_left_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]

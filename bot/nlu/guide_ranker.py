@@ -185,10 +185,11 @@ class GuideSectionRanker(GraphComponent):
             "retrieval_intent": "faq",
             "negative_intents": ["out_of_scope"],
             "section_intents": {},
-            # When "none of the sections" beats every section, a guide question becomes this intent (None: it stays
-            # a guide question, and the answer policy, bot/guide/answers.decide, says the guide does not cover it,
-            # with the closest sections and a person: the same decision the offline evaluation makes).
-            "none_intent": None,
+            # When "none of the sections" beats every section, a guide question becomes this intent, so Rasa's rules
+            # and `rasa test` see it as out of scope (None: it stays a guide question, and the answer policy,
+            # bot/guide/answers.decide, makes the same test). Tried None on 4 December: the conversation tests'
+            # "what will the weather be like" then stays `faq`, which Rasa users would not expect.
+            "none_intent": "out_of_scope",
             "section_intent_confidence": 0.5,
             "C": 20.0,
             "ranking_length": 10,
