@@ -148,8 +148,8 @@ def decide(
     `procedures` maps section ids to their procedure: a near tie between two sections of one procedure answers the
     first, with the other as a related button. `none_of_the_sections` is the ranker's score for that class: with
     more than NONE_SHARE of the leading known section's confidence, the guide does not hold the answer (the ranker
-    makes the same test to switch Rasa's intent to out_of_scope; this one serves the fallback path, a guide
-    reloaded without the ranker's leader, and the offline loop)."""
+    calls the same `outside_guide` to switch Rasa's intent to out_of_scope; here it serves the fallback path, a
+    guide reloaded without the ranker's leader, and the offline loop)."""
     if known is not None:
         ranking = [(sid, conf) for sid, conf in ranking if sid in known]
         parts = [[(sid, conf) for sid, conf in part if sid in known] for part in parts or []]

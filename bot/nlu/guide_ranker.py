@@ -25,6 +25,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.guide.answers import outside_guide
 from bot.nlu.guide_terms import GuideTermIndex, fuse
 from bot.nlu.segment import question_parts
 
@@ -185,10 +186,11 @@ class GuideSectionRanker(GraphComponent):
             "retrieval_intent": "faq",
             "negative_intents": ["out_of_scope"],
             "section_intents": {},
-            # When "none of the sections" beats every section, a guide question becomes this intent, so Rasa's rules
-            # and `rasa test` see it as out of scope (None: it stays a guide question, and the answer policy,
-            # bot/guide/answers.decide, makes the same test). Tried None on 4 December: the conversation tests'
-            # "what will the weather be like" then stays `faq`, which Rasa users would not expect.
+            # When "none of the sections" beats every section (bot/guide/answers.outside_guide), a guide question
+            # becomes this intent, so Rasa's rules and `rasa test` see it as out of scope (None: it stays a guide
+            # question, and the answer policy, bot/guide/answers.decide, makes the same test). Tried None on 4
+            # December: the conversation tests' "what will the weather be like" then stays `faq`, which Rasa users
+            # would not expect.
             "none_intent": "out_of_scope",
             "section_intent_confidence": 0.5,
             "C": 20.0,
@@ -357,7 +359,8 @@ class GuideSectionRanker(GraphComponent):
         target, confidence = (self._config["section_intents"] or {}).get(section), best["confidence"]
         if target and confidence < float(self._config["section_intent_confidence"]):
             target = None
-        if target is None and self._config["none_intent"] and none > best["confidence"]:
+        # The answer policy's own test (bot/guide/answers.py, NONE_SHARE), so both decide alike.
+        if target is None and self._config["none_intent"] and outside_guide([(section, best["confidence"])], none):
             target, confidence = self._config["none_intent"], none
         if target is None:
             return
