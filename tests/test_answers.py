@@ -65,7 +65,7 @@ def test_when_none_of_the_sections_wins_the_guide_does_not_cover_it_and_the_clos
     decision = answers.decide(ranking, none_of_the_sections=0.45)
     assert decision == answers.Decision("not_covered", ("who_is_exempt", "family_visas"))
     parse = {
-        "text": "how do I apply for permanent residence after ten years here",
+        "text": "how do we register our marriage at the civil affairs office here",
         "response_selector": {
             "faq": {
                 "ranking": [{"intent_response_key": f"faq/{sid}", "confidence": conf} for sid, conf in ranking],

@@ -3,6 +3,7 @@ reply does with them (answer the stated case, or ask once), in both languages an
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from bot.guide import answers
 from bot.guide.loader import KNOWLEDGE_DIR, GuideError, default_guide, load_guide
 from bot.guide.offer import StaffAvailability, parse_situation
-from bot.guide.situation import person_reasons, read_slot, situate
+from bot.guide.situation import outside_asides, outside_topic, person_reasons, read_slot, situate
 
 PERSON = {"title": "Talk to a person", "payload": "/human_handoff"}
 PERSON_ZH = {"title": "转人工", "payload": "/human_handoff"}
@@ -286,3 +287,79 @@ def test_a_later_section_of_a_long_post_also_opens_with_the_askers_case(guide) -
     decision, reply = answers.respond(guide, ranked, "en")
     assert decision.sections == ("change_employer", "family_visas")
     assert "Q visa" in reply.custom["blocks"][1]["key_fact"] and "Q visa" not in reply.custom["blocks"][0]["key_fact"]
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("How do I file my annual income tax return as a foreigner?", "income_tax"),
+        ("外籍员工的个税年度汇算怎么办", "income_tax"),
+        ("I'm leaving China for good, can I get my pension contributions back?", "social_benefits"),
+        ("外国人离职回国，社保怎么退", "social_benefits"),
+        ("我们外籍员工能交住房公积金吗", "social_benefits"),
+        ("外籍孩子怎么上公立小学", "school_places"),
+        ("How do we enrol our son in a local primary school in Daxing?", "school_places"),
+        ("Can I bring my dog to Beijing?", "pets"),
+        ("外国人在北京怎么考驾照", "driving"),
+        ("How do I apply for permanent residence in China?", "permanent_residence"),
+        ("我入籍加拿大了，国内户口要注销吗", "household_nationality"),
+        ("外籍员工休产假，公司要发工资吗", "leave_and_hours"),
+        ("工资怎么汇回国？有没有外汇额度", "money_and_payments"),
+        # The permit's own subjects, and the words the guide uses for them, are not outside it.
+        ("Does a permanent resident need a work permit?", None),
+        ("I teach at a kindergarten, what category am I?", None),
+        ("我有双重国籍，办工作许可用哪本护照", None),
+        ("公司要给外籍员工交社保吗", None),
+        ("work permit的延期要多久", None),
+        # Background is not the question; a permit question beside an outside one makes a permit question.
+        ("I pay into social insurance and my son is at a local primary school. How long does an extension take?", None),
+        ("Can I get my pension back when I leave, and do I need the cancellation certificate for it?", None),
+    ],
+)
+def test_subjects_the_guide_does_not_cover(guide, text: str, topic: str | None) -> None:  # type: ignore[no-untyped-def]
+    found = outside_topic(text, guide.situations, guide.terms)
+    assert (found.id if found else None) == topic
+
+
+def test_no_outside_subject_is_one_the_guide_covers(guide) -> None:  # type: ignore[no-untyped-def]
+    """A subject on the `outside` list that the guide's own text names has become the guide's: it must leave the
+    list (or its cue must get narrower), or the bot would decline questions the guide answers."""
+    for topic in guide.situations.outside:
+        assert topic.reason and topic.sources and all(s.url.startswith("http") for s in topic.sources)
+        for section in guide.sections.values():
+            for lang in ("en", "zh"):
+                texts = [section.title, section.answer, section.key_fact, section.caution]
+                for text in (x.get(lang) for x in texts if x is not None):
+                    match = topic.pattern.search(text)
+                    assert match is None, f"{topic.id} cue {match.group(0)!r} is in section {section.id} ({lang})"
+
+
+def test_an_outside_subject_is_named_with_a_person_first_unless_a_section_is_sure(guide) -> None:  # type: ignore[no-untyped-def]
+    text = "I was laid off. Can I claim unemployment benefit as a foreigner after paying social insurance?"
+    ranked = parse(text, ("employer_duties", 0.3), ("job_ends_stay", 0.2), ("fees", 0.01))
+    decision, reply = answers.respond(guide, ranked, "en")
+    assert decision.kind == "not_covered" and decision.sections == ("employer_duties", "job_ends_stay")
+    assert "social insurance benefits" in reply.text and "does not cover" in reply.text
+    assert reply.buttons[0] == PERSON and reply.custom["reason"] == "not_covered"
+    assert [json.loads(b["payload"].removeprefix("/faq"))["section"] for b in reply.buttons[1:]] == [
+        "employer_duties",
+        "job_ends_stay",
+    ]
+    _, zh = answers.respond(guide, parse("外籍员工的个税年度汇算怎么办", ("employer_duties", 0.2)), "zh")
+    assert "个人所得税" in zh.text and zh.buttons[0] == PERSON_ZH
+    # A sure ranking means the subject is only mentioned on the way to a permit question: answered.
+    mentioned = "公司要我先把养老保险转过来，工作许可延期要多久"
+    assert outside_topic(mentioned, guide.situations, guide.terms) is not None
+    decision, _ = answers.respond(guide, parse(mentioned, ("extension", 0.8), ("fees", 0.05)), "zh")
+    assert decision.kind == "answer" and decision.sections == ("extension",)
+
+
+def test_a_permit_question_beside_an_outside_one_is_answered_and_names_the_other(guide) -> None:  # type: ignore[no-untyped-def]
+    text = "I'm leaving China next month. How do I cancel my work permit? And can I take my pension with me?"
+    assert [o.id for o in outside_asides(text, guide.situations)] == ["social_benefits"]
+    decision, reply = answers.respond(guide, parse(text, ("cancellation", 0.3), ("job_ends_stay", 0.2)), "en")
+    assert decision.kind == "answer" and decision.sections[0] == "cancellation"
+    assert "does not cover your question about social insurance benefits" in reply.custom["note"]
+    assert reply.custom["note"] in reply.text and reply.buttons[-1] == PERSON
+    _, zh = answers.respond(guide, parse("我要回国了，工作许可怎么注销？养老金能带走吗？", ("cancellation", 0.3)), "zh")
+    assert "您关于社保待遇" in zh.custom["note"] and zh.buttons[-1] == PERSON_ZH

@@ -13,7 +13,14 @@ from bot.core import payload
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection, Localized
 from bot.guide.offer import StaffAvailability, ask_buttons, person_note
-from bot.guide.situation import Situated, needs_person, situate, tells_own_case
+from bot.guide.situation import (
+    Situated,
+    needs_person,
+    outside_asides,
+    outside_topic,
+    situate,
+    tells_own_case,
+)
 from bot.handoff.texts import handoff_button
 from bot.texts import t
 
@@ -142,6 +149,7 @@ def decide(
     parts: list[list[tuple[str, float]]] | None = None,
     procedures: dict[str, str] | None = None,
     none_of_the_sections: float = 0.0,
+    outside_subject: bool = False,
 ) -> Decision:
     """Answer the first choice (and each clear question of a long post), ask only on a near tie, else not covered.
 
@@ -149,7 +157,9 @@ def decide(
     first, with the other as a related button. `none_of_the_sections` is the ranker's score for that class: with
     more than NONE_SHARE of the leading known section's confidence, the guide does not hold the answer (the ranker
     calls the same `outside_guide` to switch Rasa's intent to out_of_scope; here it serves the fallback path, a
-    guide reloaded without the ranker's leader, and the offline loop)."""
+    guide reloaded without the ranker's leader, and the offline loop). `outside_subject`: the message is about a
+    subject the guide does not cover (knowledge/situations.yml `outside`); unless the ranking is sure of a section
+    (SURE_*), that is the answer."""
     if known is not None:
         ranking = [(sid, conf) for sid, conf in ranking if sid in known]
         parts = [[(sid, conf) for sid, conf in part if sid in known] for part in parts or []]
@@ -159,6 +169,12 @@ def decide(
         # Not covered, but the closest sections go with the "not found" (the user may have meant one of them). Even
         # when a question inside a long post leads clearly: answering those on the development set answered 4 more
         # of its 61 not-covered questions and 1 covered one wrongly (4 December).
+        return Decision("not_covered", closest_options(ranking))
+    if outside_subject and not _sure(ranking):
+        # Tax, a pension refund, a child's school: the nearest section (the employer's duties, family visas) would
+        # be a confident wrong answer. A sure ranking means the subject is only mentioned ("does a green card
+        # holder need a permit?"). Development set, offline (4 December): not-covered questions answered anyway
+        # 54 -> 21 %, one covered question declined.
         return Decision("not_covered", closest_options(ranking))
     leads = _leads(ranking, ANSWER_CONFIDENCE, LEAD) or (
         ranking[0][1] >= ANSWER_CONFIDENCE and _same_procedure(ranking, procedures)
@@ -254,13 +270,15 @@ def answer(
     situated: Situated | None = None,
     key_facts: dict[str, Localized] | None = None,
     person_after: bool = False,
+    aside: str | None = None,
 ) -> Reply:
     """The answer to a question (and, for a long post, up to two more sections), key fact first.
 
     Sections that usually need a person put "Talk to a person" first among the buttons, with a note saying when
     staff reply (`person_after`: a runner-up needs one, or a long post tells its own case, so the person comes
     last, without the note); the one question of a distinction the message left open comes next (a button per
-    case), then a procedure's checklist, then the runners-up as related questions.
+    case), then a procedure's checklist, then the runners-up as related questions. `aside` is a note about a part
+    of the message the guide does not cover (a pension question beside the permit one).
     """
     sections = (section, *more)
     key_facts = dict(key_facts or {})
@@ -277,6 +295,8 @@ def answer(
     ask = situated.ask if situated else None
     slot = guide.situations.slots[ask.slot] if ask else None
     notes = [slot.ask.get(lang)] if slot else []
+    if aside:
+        notes.append(aside)
     if needs_staff:
         notes.append(person_note(lang, staff))
     note = "\n".join(notes) or None
@@ -338,12 +358,15 @@ def respond(
     """
     text = str(parse_data.get("text") or "")
     person = needs_person(text, guide.situations)
+    topic = outside_topic(text, guide.situations, guide.terms)
     ranking = ranking_from_parse(parse_data)
     if chosen in guide.sections:  # a button of a previous choice names its section
         decision = Decision("answer", (chosen,))
     else:
         parts = parts_from_parse(parse_data)
-        decision = decide(ranking, set(guide.sections), parts, guide.procedures, none_score(parse_data))
+        decision = decide(
+            ranking, set(guide.sections), parts, guide.procedures, none_score(parse_data), topic is not None
+        )
     if decision.kind == "answer":
         decision, situated = _situated(guide, decision, text, stated)
         first, *more = (guide.sections[sid] for sid in decision.sections)
@@ -352,13 +375,18 @@ def respond(
         # tells a case the general rule may not settle: staff are offered too, after the answer's own buttons (the
         # message itself said nothing that calls for a person first). However sure the ranking is of the section,
         # that says which rule applies, not that the rule settles this case.
-        after = not person and (any(s.handoff for s in related) or tells_own_case(text))
+        # A question about a subject outside the guide, beside the permit ones, is named after the answer.
+        outside = tuple(o.name.get(lang) for o in outside_asides(text, guide.situations))
+        aside = t("guide.outside_part", lang, topic=t("guide.list_separator", lang).join(outside)) if outside else None
+        after = not person and (any(s.handoff for s in related) or tells_own_case(text) or bool(outside))
         # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
         cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
-        return decision, answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after)
+        reply = answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after, aside)
+        return decision, reply
     if decision.kind == "clarify":
         return decision, clarify(guide, decision.sections, lang, offer_person=person)
-    return decision, not_covered(lang, tuple(guide.sections[sid] for sid in decision.sections))
+    closest = tuple(guide.sections[sid] for sid in decision.sections)
+    return decision, not_covered(lang, closest, topic.name.get(lang) if topic else None)
 
 
 def _situated(guide: Guide, decision: Decision, text: str, stated: dict[str, str] | None) -> tuple[Decision, Situated]:
@@ -398,12 +426,14 @@ def rephrase(lang: str) -> Reply:
     )
 
 
-def not_covered(lang: str, closest: tuple[GuideSection, ...] = ()) -> Reply:
-    """The guide does not hold it: say so rather than guess, and offer a person. When the ranker thought the
-    question near some sections, they follow the person as buttons (the user may have meant one of them)."""
+def not_covered(lang: str, closest: tuple[GuideSection, ...] = (), topic: str | None = None) -> Reply:
+    """The guide does not hold it: say so rather than guess (naming the subject, when it is one the guide does not
+    cover), and offer a person. When the ranker thought the question near some sections, they follow the person
+    as buttons (the user may have meant one of them)."""
     options = [handoff_button(lang), *(section_button(s, lang) for s in closest)]
+    key = "guide.outside_topic" if topic else "guide.not_covered"
     return Reply(
-        text=t("guide.not_covered_closest" if closest else "guide.not_covered", lang),
+        text=t(f"{key}_closest" if closest else key, lang, **({"topic": topic} if topic else {})),
         custom=payload.clarify(lang, options, reason=payload.REASON_NOT_COVERED),
         buttons=options,
     )

@@ -23,6 +23,7 @@ from bot.guide.models import (
     GuideSection,
     Localized,
     Office,
+    OutsideTopic,
     Situations,
     Slot,
     SlotValue,
@@ -248,8 +249,31 @@ def _cues(raw: Any, where: str, problems: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
 
 
+def _sourced(item: dict[str, Any], where: str, problems: list[str]) -> tuple[tuple[Source, ...], str]:
+    """A cue group's sources and reason; both are required (the reason says why the group exists)."""
+    sources = tuple(s for i, x in enumerate(item.get("sources") or []) if (s := _source(x, f"{where} {i}", problems)))
+    reason = str(item.get("reason") or "").strip()
+    if not sources or not reason:
+        problems.append(f"{where}: needs a `reason` and at least one source")
+    return sources, reason
+
+
+def _parse_outside(raw: Any, problems: list[str]) -> tuple[OutsideTopic, ...]:
+    """situations.yml `outside`: the subjects next to the work permit that the guide does not cover."""
+    topics = []
+    for item in raw or []:
+        where = f"situations.yml outside {item.get('id')!r}"
+        sources, reason = _sourced(item, where, problems)
+        name = _localized(item.get("name"), f"{where} name", problems)
+        pattern = _cues(item.get("cues"), where, problems)
+        if pattern is not None and name is not None and item.get("id"):
+            topics.append(OutsideTopic(str(item["id"]), name, reason, sources, pattern))
+    return tuple(topics)
+
+
 def _parse_situations(raw: Any, problems: list[str]) -> Situations:
-    """knowledge/situations.yml: person cue groups, the slots read from a message, and the distinctions."""
+    """knowledge/situations.yml: person cue groups, the slots read from a message, the distinctions, and the
+    subjects the guide does not cover."""
     if raw is None:
         return Situations()
     if not isinstance(raw, dict):
@@ -258,14 +282,10 @@ def _parse_situations(raw: Any, problems: list[str]) -> Situations:
     person = []
     for item in raw.get("person") or []:
         where = f"situations.yml person {item.get('id')!r}"
-        sources = tuple(
-            s for i, x in enumerate(item.get("sources") or []) if (s := _source(x, f"{where} {i}", problems))
-        )
-        if not sources or not str(item.get("reason") or "").strip():
-            problems.append(f"{where}: needs a `reason` and at least one source")
+        sources, reason = _sourced(item, where, problems)
         pattern = _cues(item.get("cues"), where, problems)
         if pattern is not None and item.get("id"):
-            person.append(CueGroup(str(item["id"]), str(item.get("reason") or "").strip(), sources, pattern))
+            person.append(CueGroup(str(item["id"]), reason, sources, pattern))
     slots: dict[str, Slot] = {}
     for slot_id, item in (raw.get("slots") or {}).items():
         where = f"situations.yml slot {slot_id!r}"
@@ -304,7 +324,9 @@ def _parse_situations(raw: Any, problems: list[str]) -> Situations:
             problems.append(f"{where}: needs `sections` and `variants`")
         asks_back = item.get("ask", True) is True
         distinctions.append(Distinction(str(item.get("id")), slot.id, sections, variants, asks_back))
-    return Situations(tuple(person), slots, tuple(distinctions))
+    outside = _parse_outside(raw.get("outside"), problems)
+    permit_words = _cues(raw.get("permit_words"), "situations.yml permit_words", problems) if outside else None
+    return Situations(tuple(person), slots, tuple(distinctions), outside, permit_words)
 
 
 def _cross_check(guide: Guide, problems: list[str], partial: bool) -> None:

@@ -145,6 +145,18 @@ class CueGroup:
 
 
 @dataclass(frozen=True)
+class OutsideTopic:
+    """A subject next to the work permit that the guide never covers (knowledge/situations.yml `outside`): tax,
+    pensions, a child's school… Asked about it, the bot says so by name instead of answering the nearest section."""
+
+    id: str
+    name: Localized
+    reason: str
+    sources: tuple[Source, ...]
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
 class SlotValue:
     """One answer to a situation question ("I am in China"), with the words that state it."""
 
@@ -192,3 +204,6 @@ class Situations:
     person: tuple[CueGroup, ...] = ()
     slots: dict[str, Slot] = field(default_factory=dict)
     distinctions: tuple[Distinction, ...] = ()
+    outside: tuple[OutsideTopic, ...] = ()
+    # Words that make a sentence a permit question, besides the glossary's names (`permit_words`).
+    permit_words: re.Pattern[str] | None = None

@@ -1,20 +1,26 @@
 """What the asker's own words say about their situation, beyond which section answers it.
 
-Two readings, both data in knowledge/situations.yml (with the reason for each cue group and the public posts its
+Three readings, all data in knowledge/situations.yml (with the reason for each cue group and the public posts its
 wording comes from), so editors change words, not code:
 - a person is needed: a dispute with the employer, documents withheld, an application refused, an overstay or
   work without a permit, a case no published rule covers. The guide can say what the rules are, but only staff
   can look at the case, so the reply offers a person first;
 - the slots the guide distinguishes on (in or outside China, category, whose family, expired or expiring): the
-  reply answers the matching variant, or asks one question when the guide distinguishes and the message is silent.
+  reply answers the matching variant, or asks one question when the guide distinguishes and the message is silent;
+- a subject next to the permit that the guide does not cover (tax, pensions, a child's school…): the reply names it
+  instead of answering the nearest section.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.guide.loader import Guide
-from bot.guide.models import Distinction, Localized, Situations, Slot
+from bot.guide.models import Distinction, Localized, OutsideTopic, Situations, Slot, Term
+from bot.nlu.segment import question_parts
 
 
 def person_reasons(text: str, situations: Situations) -> tuple[str, ...]:
@@ -25,6 +31,63 @@ def person_reasons(text: str, situations: Situations) -> tuple[str, ...]:
 def needs_person(text: str, situations: Situations) -> bool:
     """The message describes a situation where a person should be offered first (see the module docstring)."""
     return bool(person_reasons(text, situations))
+
+
+# A sentence that asks something: a question mark, a Chinese question word or particle, or an English sentence
+# opening like a question.
+_ASKS = re.compile(
+    r"[?？]|吗|呢|怎么|怎样|如何|多久|多长时间|请问|能否|能不能|可不可以|可以不|是否|是不是|多少|哪些|哪里|哪个|什么|几年|几天|有没有|要不要|行不行"
+    r"|^\W*(?:how|what|when|where|which|who|why|do|does|did|can|could|is|are|should|will|would|may|any)\b",
+    re.IGNORECASE,
+)
+
+
+def asking_sentences(text: str) -> list[str]:
+    """The sentences of a message that ask something (the whole message when none does): a long post tells its
+    background ("I pay into social insurance, my son is at school here") before it asks about the permit."""
+    sentences = question_parts(text or "", min_words=1)
+    return [s for s in sentences if _ASKS.search(s)] or [text or ""]
+
+
+@functools.lru_cache(maxsize=4)
+def _names_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    # Longest first, so "work permit card" wins over "work permit"; English names as whole words.
+    ordered = sorted(names, key=len, reverse=True)
+    return re.compile(
+        "|".join(re.escape(n) if re.search(r"[\u4e00-\u9fff]", n) else rf"\b{re.escape(n)}\b" for n in ordered),
+        re.IGNORECASE,
+    )
+
+
+def names_a_guide_term(text: str, terms: Mapping[str, Term]) -> bool:
+    """The text names one of the glossary's procedures, documents or categories (the permit's own vocabulary)."""
+    names = frozenset(name for term in terms.values() for name in (*term.en, *term.zh) if name.strip())
+    return bool(names) and _names_pattern(names).search(text or "") is not None
+
+
+def outside_topic(text: str, situations: Situations, terms: Mapping[str, Term]) -> OutsideTopic | None:
+    """The subject next to the work permit that the message asks about and the guide does not cover, or None.
+
+    It is the message's subject when a sentence that asks something names it (knowledge/situations.yml
+    `outside`) and no other asking sentence uses the permit's own words (glossary.yml and `permit_words`). A post
+    that asks about its work permit and, besides, about a pension is a permit question: see `outside_asides`."""
+    asked = asking_sentences(text)
+    found = [next((o for o in situations.outside if o.pattern.search(sentence)), None) for sentence in asked]
+    if not any(found):
+        return None
+    words = situations.permit_words
+    if any(
+        topic is None and (names_a_guide_term(sentence, terms) or (words is not None and words.search(sentence)))
+        for topic, sentence in zip(found, asked, strict=True)
+    ):
+        return None
+    return next(topic for topic in found if topic)
+
+
+def outside_asides(text: str, situations: Situations) -> tuple[OutsideTopic, ...]:
+    """The outside subjects a message also asks about (in a sentence that asks something), once each."""
+    asked = asking_sentences(text)
+    return tuple(o for o in situations.outside if any(o.pattern.search(sentence) for sentence in asked))
 
 
 # A post this long tells the asker's own case (dates, history, what someone said): the guide answers the general
