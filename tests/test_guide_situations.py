@@ -363,3 +363,14 @@ def test_a_permit_question_beside_an_outside_one_is_answered_and_names_the_other
     assert reply.custom["note"] in reply.text and reply.buttons[-1] == PERSON
     _, zh = answers.respond(guide, parse("我要回国了，工作许可怎么注销？养老金能带走吗？", ("cancellation", 0.3)), "zh")
     assert "您关于社保待遇" in zh.custom["note"] and zh.buttons[-1] == PERSON_ZH
+
+
+def test_a_post_telling_its_own_case_is_long_in_words_or_characters() -> None:
+    from bot.guide.situation import tells_own_case
+
+    # About 30 words of Chinese fit in 60-odd characters, far below the 150 an English post needs.
+    zh = "我是英国人，在亦庄一家外企工作了三年，工作许可下个月到期，公司最近在裁员，HR说先不给我办延期，让我等通知，我担心到期后就不能合法工作了，怎么办"
+    assert len(zh) < 150 and tells_own_case(zh)
+    assert not tells_own_case("工作许可延期需要提前多久申请？")
+    assert tells_own_case("I " + "have been working here since 2019 and " * 4)
+    assert not tells_own_case("How long does an extension take?")

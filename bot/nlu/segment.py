@@ -33,8 +33,8 @@ _FILLER = re.compile(
 MAX_PARTS = 6
 
 
-def _weight(text: str) -> int:
-    """Roughly how many words a part has: two Chinese characters count as one word."""
+def word_count(text: str) -> int:
+    """Roughly how many words a text has: two Chinese characters count as one word."""
     return len(_WORD.findall(text)) + len(_CJK.findall(text)) // 2
 
 
@@ -47,7 +47,7 @@ def question_parts(text: str, min_words: int = 4) -> list[str]:
         if _FILLER.match(piece):
             continue
         piece = (carry + " " + piece).strip() if carry else piece
-        if _weight(piece) < min_words:
+        if word_count(piece) < min_words:
             # Too short to stand alone ("Two questions:", "HR here"): it introduces what follows.
             carry = piece
             continue
