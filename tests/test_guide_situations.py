@@ -369,7 +369,10 @@ def test_a_post_telling_its_own_case_is_long_in_words_or_characters() -> None:
     from bot.guide.situation import tells_own_case
 
     # About 30 words of Chinese fit in 60-odd characters, far below the 150 an English post needs.
-    zh = "我是英国人，在亦庄一家外企工作了三年，工作许可下个月到期，公司最近在裁员，HR说先不给我办延期，让我等通知，我担心到期后就不能合法工作了，怎么办"
+    zh = (
+        "我是英国人，在亦庄一家外企工作了三年，工作许可下个月到期，公司最近在裁员，"
+        "HR说先不给我办延期，让我等通知，我担心到期后就不能合法工作了，怎么办"
+    )
     assert len(zh) < 150 and tells_own_case(zh)
     assert not tells_own_case("工作许可延期需要提前多久申请？")
     assert tells_own_case("I " + "have been working here since 2019 and " * 4)
