@@ -311,6 +311,9 @@ def test_a_later_section_of_a_long_post_also_opens_with_the_askers_case(guide) -
         ("我有双重国籍，办工作许可用哪本护照", None),
         ("公司要给外籍员工交社保吗", None),
         ("work permit的延期要多久", None),
+        ("We get only five days of annual leave. Is that the legal minimum?", "leave_and_hours"),
+        ("Can I apply for a Schengen visa while I live in Beijing?", "travel_elsewhere"),
+        ("外国人在北京买房要什么条件", "property"),
         # Background is not the question; a permit question beside an outside one makes a permit question.
         ("I pay into social insurance and my son is at a local primary school. How long does an extension take?", None),
         ("Can I get my pension back when I leave, and do I need the cancellation certificate for it?", None),

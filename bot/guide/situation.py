@@ -37,7 +37,8 @@ def needs_person(text: str, situations: Situations) -> bool:
 # opening like a question.
 _ASKS = re.compile(
     r"[?？]|吗|呢|怎么|怎样|如何|多久|多长时间|请问|能否|能不能|可不可以|可以不|是否|是不是|多少|哪些|哪里|哪个|什么|几年|几天|有没有|要不要|行不行"
-    r"|^\W*(?:how|what|when|where|which|who|why|do|does|did|can|could|is|are|should|will|would|may|any)\b",
+    r"|^\W*(?:do|does|did|can|could|is|are|should|will|would|may|any)\b|\b(?:how|what|when|where|which|who|why)\b"
+    r"|\b(?:can|could|do|does|did|is|are|should|will|would|may|must)\s+(?:i|we|you|he|she|they|it|my|our|the)\b",
     re.IGNORECASE,
 )
 
@@ -69,19 +70,25 @@ def outside_topic(text: str, situations: Situations, terms: Mapping[str, Term]) 
     """The subject next to the work permit that the message asks about and the guide does not cover, or None.
 
     It is the message's subject when a sentence that asks something names it (knowledge/situations.yml
-    `outside`) and no other asking sentence uses the permit's own words (glossary.yml and `permit_words`). A post
-    that asks about its work permit and, besides, about a pension is a permit question: see `outside_asides`."""
+    `outside`) and no other asking sentence uses the permit's own words (glossary.yml and `permit_words`), or when
+    the message names it anywhere and none of its questions uses them. A post that asks about its work permit and,
+    besides, about a pension is a permit question: see `outside_asides`."""
     asked = asking_sentences(text)
     found = [next((o for o in situations.outside if o.pattern.search(sentence)), None) for sentence in asked]
-    if not any(found):
-        return None
     words = situations.permit_words
-    if any(
-        topic is None and (names_a_guide_term(sentence, terms) or (words is not None and words.search(sentence)))
-        for topic, sentence in zip(found, asked, strict=True)
-    ):
-        return None
-    return next(topic for topic in found if topic)
+
+    def about_the_permit(sentence: str) -> bool:
+        return names_a_guide_term(sentence, terms) or (words is not None and words.search(sentence) is not None)
+
+    if any(found):
+        # Asked about outside the guide: unless another question of the post is about the permit.
+        if any(topic is None and about_the_permit(s) for topic, s in zip(found, asked, strict=True)):
+            return None
+        return next(topic for topic in found if topic)
+    # Told in the background and asked about with "that" ("I get 5 days of annual leave. Is that legal?"): the
+    # subject is outside when no question is about the permit.
+    told = next((o for o in situations.outside if o.pattern.search(text or "")), None)
+    return told if told is not None and not any(about_the_permit(s) for s in asked) else None
 
 
 def outside_asides(text: str, situations: Situations) -> tuple[OutsideTopic, ...]:
