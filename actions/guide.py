@@ -67,6 +67,21 @@ async def answer_guide_question(
     return []
 
 
+class ActionOutOfScope(Action):
+    """Outside the guide: say so, naming the subject or offering the sections near it when there are some."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        reply = answers.decline(default_guide(), tracker.latest_message or {}, language_of(tracker))
+        if reply is None:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        else:
+            send(dispatcher, reply)
+        return []
+
+
 class ActionFallback(Action):
     """The bot did not understand: first offer the closest guide sections, the second time in a row offer a person."""
 

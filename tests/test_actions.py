@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.guide import ActionAnswerGuide, ActionFallback
+from actions.guide import ActionAnswerGuide, ActionFallback, ActionOutOfScope
 from bot.core.clock import FixedClock
 from bot.guide.loader import load_guide
 
@@ -139,6 +139,27 @@ def action_database(tmp_path, monkeypatch, at: datetime = TUESDAY_10_BEIJING):  
     common.settings.cache_clear()
     common.database.cache_clear()
     return Database(url)
+
+
+async def test_out_of_scope_names_the_subject_or_the_closest_sections_else_says_what_the_bot_covers() -> None:
+    """Rasa's out_of_scope intent (its classifier's, or the ranker's "none of the sections")."""
+    messages, events = await run(
+        ActionOutOfScope(), tracker("Can I bring my dog to Beijing?", [("family_visas", 0.18)], intent="out_of_scope")
+    )
+    assert "bringing or keeping pets" in messages[0]["text"] and events == []
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/human_handoff", '/faq{"section": "family_visas"}']
+    assert messages[1]["custom"]["reason"] == "not_covered"
+    # Near some sections, no named subject: "not in the guide" with them.
+    near = tracker("how do we register our marriage here", [("arrival_duties", 0.3)], intent="out_of_scope", none=0.4)
+    messages, _ = await run(ActionOutOfScope(), near)
+    assert "could not find this in the work-permit guide" in messages[0]["text"]
+    # Nothing near (the weather), or the "none of these" button: the stock response, which says what it covers.
+    for far in (
+        tracker("what will the weather be like on Sunday", [("arrival_duties", 0.03)], intent="out_of_scope"),
+        tracker("/out_of_scope", [], intent="out_of_scope"),
+    ):
+        messages, _ = await run(ActionOutOfScope(), far)
+        assert messages == [{**messages[0], "response": "utter_out_of_scope"}]
 
 
 async def test_handoff_in_office_hours_opens_a_ticket_and_pauses(tmp_path, monkeypatch) -> None:

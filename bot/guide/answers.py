@@ -426,6 +426,20 @@ def rephrase(lang: str) -> Reply:
     )
 
 
+def decline(guide: Guide, parse_data: dict[str, Any], lang: str) -> Reply | None:
+    """A message Rasa put outside the guide (the out_of_scope intent, from its classifier or from the ranker's
+    "none of the sections"): the named subject the guide does not cover, or the sections the ranking found near
+    it, with a person first. None when there is neither (the weather, a joke): the stock out-of-scope response,
+    which says what the bot covers, fits those better."""
+    text = str(parse_data.get("text") or "")
+    topic = outside_topic(text, guide.situations, guide.terms)
+    ranking = [(sid, conf) for sid, conf in ranking_from_parse(parse_data) if sid in guide.sections]
+    closest = tuple(guide.sections[sid] for sid in closest_options(ranking))
+    if topic is None and not closest:
+        return None
+    return not_covered(lang, closest, topic.name.get(lang) if topic else None)
+
+
 def not_covered(lang: str, closest: tuple[GuideSection, ...] = (), topic: str | None = None) -> Reply:
     """The guide does not hold it: say so rather than guess (naming the subject, when it is one the guide does not
     cover), and offer a person. When the ranker thought the question near some sections, they follow the person
