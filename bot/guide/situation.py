@@ -33,8 +33,9 @@ def needs_person(text: str, situations: Situations) -> bool:
     return bool(person_reasons(text, situations))
 
 
-# A sentence that asks something: a question mark, a Chinese question word or particle, or an English sentence
-# opening like a question.
+# A sentence that asks something: a question mark, a Chinese question word or particle, an English sentence that
+# opens like a question, or one with a question word or an inverted "can I", "do we"… anywhere (applicants leave
+# out question marks and start with their situation: "As a foreigner can I claim…").
 _ASKS = re.compile(
     r"[?？]|吗|呢|怎么|怎样|如何|多久|多长时间|请问|能否|能不能|可不可以|可以不|是否|是不是|多少|哪些|哪里|哪个|什么|几年|几天|有没有|要不要|行不行"
     r"|^\W*(?:do|does|did|can|could|is|are|should|will|would|may|any)\b|\b(?:how|what|when|where|which|who|why)\b"
