@@ -380,3 +380,17 @@ def test_a_post_telling_its_own_case_is_long_in_words_or_characters() -> None:
     assert not tells_own_case("工作许可延期需要提前多久申请？")
     assert tells_own_case("I " + "have been working here since 2019 and " * 4)
     assert not tells_own_case("How long does an extension take?")
+
+
+def test_the_loader_reports_a_broken_outside_subject(knowledge: Path) -> None:
+    path = knowledge / "situations.yml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("\npermit_words:")
+    end = text.index("\noutside:")
+    broken = text[:start] + text[end:]  # no permit_words
+    broken = broken.replace("      en: personal income tax\n", "", 1)  # a name in one language only
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(GuideError) as error:
+        load_guide(knowledge)
+    problems = "\n".join(error.value.problems)
+    assert "permit_words" in problems and "outside 'income_tax' name" in problems
