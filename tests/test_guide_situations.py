@@ -14,7 +14,7 @@ import pytest
 from bot.guide import answers
 from bot.guide.loader import KNOWLEDGE_DIR, GuideError, default_guide, load_guide
 from bot.guide.offer import StaffAvailability, parse_situation
-from bot.guide.situation import outside_asides, outside_topic, person_reasons, read_slot, situate
+from bot.guide.situation import person_reasons, read_outside, read_slot, situate
 
 PERSON = {"title": "Talk to a person", "payload": "/human_handoff"}
 PERSON_ZH = {"title": "转人工", "payload": "/human_handoff"}
@@ -320,7 +320,7 @@ def test_a_later_section_of_a_long_post_also_opens_with_the_askers_case(guide) -
     ],
 )
 def test_subjects_the_guide_does_not_cover(guide, text: str, topic: str | None) -> None:  # type: ignore[no-untyped-def]
-    found = outside_topic(text, guide.situations, guide.terms)
+    found = read_outside(text, guide.situations).subject
     assert (found.id if found else None) == topic
 
 
@@ -352,14 +352,14 @@ def test_an_outside_subject_is_named_with_a_person_first_unless_a_section_is_sur
     assert "个人所得税" in zh.text and zh.buttons[0] == PERSON_ZH
     # A sure ranking means the subject is only mentioned on the way to a permit question: answered.
     mentioned = "公司要我先把养老保险转过来，工作许可延期要多久"
-    assert outside_topic(mentioned, guide.situations, guide.terms) is not None
+    assert read_outside(mentioned, guide.situations).subject is not None
     decision, _ = answers.respond(guide, parse(mentioned, ("extension", 0.8), ("fees", 0.05)), "zh")
     assert decision.kind == "answer" and decision.sections == ("extension",)
 
 
 def test_a_permit_question_beside_an_outside_one_is_answered_and_names_the_other(guide) -> None:  # type: ignore[no-untyped-def]
     text = "I'm leaving China next month. How do I cancel my work permit? And can I take my pension with me?"
-    assert [o.id for o in outside_asides(text, guide.situations)] == ["social_benefits"]
+    assert [o.id for o in read_outside(text, guide.situations).asides] == ["social_benefits"]
     decision, reply = answers.respond(guide, parse(text, ("cancellation", 0.3), ("job_ends_stay", 0.2)), "en")
     assert decision.kind == "answer" and decision.sections[0] == "cancellation"
     assert "does not cover your question about social insurance benefits" in reply.custom["note"]

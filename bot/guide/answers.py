@@ -13,14 +13,7 @@ from bot.core import payload
 from bot.guide.loader import FACT_REF, Guide
 from bot.guide.models import GuideSection, Localized
 from bot.guide.offer import StaffAvailability, ask_buttons, person_note
-from bot.guide.situation import (
-    Situated,
-    needs_person,
-    outside_asides,
-    outside_topic,
-    situate,
-    tells_own_case,
-)
+from bot.guide.situation import Situated, needs_person, read_outside, situate, tells_own_case
 from bot.handoff.texts import handoff_button
 from bot.texts import t
 
@@ -358,7 +351,8 @@ def respond(
     """
     text = str(parse_data.get("text") or "")
     person = needs_person(text, guide.situations)
-    topic = outside_topic(text, guide.situations, guide.terms)
+    outside = read_outside(text, guide.situations)
+    topic = outside.subject
     ranking = ranking_from_parse(parse_data)
     if chosen in guide.sections:  # a button of a previous choice names its section
         decision = Decision("answer", (chosen,))
@@ -376,9 +370,9 @@ def respond(
         # message itself said nothing that calls for a person first). However sure the ranking is of the section,
         # that says which rule applies, not that the rule settles this case.
         # A question about a subject outside the guide, beside the permit ones, is named after the answer.
-        outside = tuple(o.name.get(lang) for o in outside_asides(text, guide.situations))
-        aside = t("guide.outside_part", lang, topic=t("guide.list_separator", lang).join(outside)) if outside else None
-        after = not person and (any(s.handoff for s in related) or tells_own_case(text) or bool(outside))
+        names = tuple(o.name.get(lang) for o in outside.asides)
+        aside = t("guide.outside_part", lang, topic=t("guide.list_separator", lang).join(names)) if names else None
+        after = not person and (any(s.handoff for s in related) or tells_own_case(text) or bool(names))
         # The other sections of a long post open with the asker's case too, where a distinction has its key fact.
         cases = {s.id: k for s in more if (k := situate(guide, s.id, text, stated).key_fact)}
         reply = answer(guide, first, lang, tuple(more), related, person, staff, situated, cases, after, aside)
@@ -432,7 +426,7 @@ def decline(guide: Guide, parse_data: dict[str, Any], lang: str) -> Reply | None
     it, with a person first. None when there is neither (the weather, a joke): the stock out-of-scope response,
     which says what the bot covers, fits those better."""
     text = str(parse_data.get("text") or "")
-    topic = outside_topic(text, guide.situations, guide.terms)
+    topic = read_outside(text, guide.situations).subject
     ranking = [(sid, conf) for sid, conf in ranking_from_parse(parse_data) if sid in guide.sections]
     closest = tuple(guide.sections[sid] for sid in closest_options(ranking))
     if topic is None and not closest:

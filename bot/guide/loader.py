@@ -271,7 +271,23 @@ def _parse_outside(raw: Any, problems: list[str]) -> tuple[OutsideTopic, ...]:
     return tuple(topics)
 
 
-def _parse_situations(raw: Any, problems: list[str]) -> Situations:
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _permit_words(raw: Any, terms: dict[str, Term], problems: list[str]) -> re.Pattern[str] | None:
+    """situations.yml `permit_words` and every glossary name (the permit's own vocabulary), in one pattern: a
+    sentence with any of them asks about the permit. Built once here, not per message."""
+    cues = _cues(raw, "situations.yml permit_words", problems)
+    if cues is None:
+        return None
+    names = sorted({name for term in terms.values() for name in (*term.en, *term.zh) if name.strip()})
+    # Chinese names match anywhere; others as whole words, so "FEC" does not match inside a longer word.
+    glossary = [re.escape(n) if _CHINESE.search(n) else rf"\b{re.escape(n)}\b" for n in names]
+    return re.compile("|".join([cues.pattern, *glossary]), re.IGNORECASE)
+
+
+
+def _parse_situations(raw: Any, problems: list[str], terms: dict[str, Term]) -> Situations:
     """knowledge/situations.yml: person cue groups, the slots read from a message, the distinctions, and the
     subjects the guide does not cover."""
     if raw is None:
@@ -325,7 +341,7 @@ def _parse_situations(raw: Any, problems: list[str]) -> Situations:
         asks_back = item.get("ask", True) is True
         distinctions.append(Distinction(str(item.get("id")), slot.id, sections, variants, asks_back))
     outside = _parse_outside(raw.get("outside"), problems)
-    permit_words = _cues(raw.get("permit_words"), "situations.yml permit_words", problems) if outside else None
+    permit_words = _permit_words(raw.get("permit_words"), terms, problems) if outside else None
     return Situations(tuple(person), slots, tuple(distinctions), outside, permit_words)
 
 
@@ -383,7 +399,7 @@ def load_guide(root: Path | str = KNOWLEDGE_DIR, partial: bool = False) -> Guide
     service = _read_yaml(root / "service.yml", problems) or {}
     situations_file = root / "situations.yml"
     raw_situations = _read_yaml(situations_file, problems) if situations_file.exists() else None
-    situations = _parse_situations(raw_situations, problems)
+    situations = _parse_situations(raw_situations, problems, terms)
     guide = Guide(sections=sections, offices=offices, terms=terms, service=service, situations=situations)
     _cross_check(guide, problems, partial)
     if problems:

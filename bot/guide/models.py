@@ -205,5 +205,5 @@ class Situations:
     slots: dict[str, Slot] = field(default_factory=dict)
     distinctions: tuple[Distinction, ...] = ()
     outside: tuple[OutsideTopic, ...] = ()
-    # Words that make a sentence a permit question, besides the glossary's names (`permit_words`).
+    # Words that make a sentence a permit question: `permit_words` and the glossary's names (bot/guide/loader.py).
     permit_words: re.Pattern[str] | None = None

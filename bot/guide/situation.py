@@ -13,13 +13,11 @@ wording comes from), so editors change words, not code:
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.guide.loader import Guide
-from bot.guide.models import Distinction, Localized, OutsideTopic, Situations, Slot, Term
+from bot.guide.models import Distinction, Localized, OutsideTopic, Situations, Slot
 from bot.nlu.segment import question_parts, word_count
 
 
@@ -51,51 +49,40 @@ def asking_sentences(text: str) -> list[str]:
     return [s for s in sentences if _ASKS.search(s)] or [text or ""]
 
 
-@functools.lru_cache(maxsize=4)
-def _names_pattern(names: frozenset[str]) -> re.Pattern[str]:
-    # Longest first, so "work permit card" wins over "work permit"; English names as whole words.
-    ordered = sorted(names, key=len, reverse=True)
-    return re.compile(
-        "|".join(re.escape(n) if re.search(r"[\u4e00-\u9fff]", n) else rf"\b{re.escape(n)}\b" for n in ordered),
-        re.IGNORECASE,
-    )
+@dataclass(frozen=True)
+class OutsideReading:
+    """What a message asks about outside the guide: its `subject`, when that is the message's question, and every
+    outside subject it asks about (`asides`: named after the answer to a permit question)."""
+
+    subject: OutsideTopic | None
+    asides: tuple[OutsideTopic, ...]
 
 
-def names_a_guide_term(text: str, terms: Mapping[str, Term]) -> bool:
-    """The text names one of the glossary's procedures, documents or categories (the permit's own vocabulary)."""
-    names = frozenset(name for term in terms.values() for name in (*term.en, *term.zh) if name.strip())
-    return bool(names) and _names_pattern(names).search(text or "") is not None
+def read_outside(text: str, situations: Situations) -> OutsideReading:
+    """The subjects next to the work permit that the message asks about and the guide does not cover.
 
-
-def outside_topic(text: str, situations: Situations, terms: Mapping[str, Term]) -> OutsideTopic | None:
-    """The subject next to the work permit that the message asks about and the guide does not cover, or None.
-
-    It is the message's subject when a sentence that asks something names it (knowledge/situations.yml
-    `outside`) and no other asking sentence uses the permit's own words (glossary.yml and `permit_words`), or when
-    the message names it anywhere and none of its questions uses them. A post that asks about its work permit and,
-    besides, about a pension is a permit question: see `outside_asides`."""
+    One is the message's subject when a sentence that asks something names it (knowledge/situations.yml
+    `outside`) and no other asking sentence uses the permit's own words (`Situations.permit_words`: the glossary's
+    names and `permit_words`), or when the message names it anywhere and none of its questions uses them. A post
+    that asks about its work permit and, besides, about a pension is a permit question, with the pension an aside."""
     asked = asking_sentences(text)
     found = [next((o for o in situations.outside if o.pattern.search(sentence)), None) for sentence in asked]
+    asides = tuple(o for o in situations.outside if any(o.pattern.search(sentence) for sentence in asked))
     words = situations.permit_words
 
     def about_the_permit(sentence: str) -> bool:
-        return names_a_guide_term(sentence, terms) or (words is not None and words.search(sentence) is not None)
+        return words is not None and words.search(sentence) is not None
 
     if any(found):
         # Asked about outside the guide: unless another question of the post is about the permit.
         if any(topic is None and about_the_permit(s) for topic, s in zip(found, asked, strict=True)):
-            return None
-        return next(topic for topic in found if topic)
+            return OutsideReading(None, asides)
+        return OutsideReading(next(topic for topic in found if topic), asides)
     # Told in the background and asked about with "that" ("I get 5 days of annual leave. Is that legal?"): the
     # subject is outside when no question is about the permit.
     told = next((o for o in situations.outside if o.pattern.search(text or "")), None)
-    return told if told is not None and not any(about_the_permit(s) for s in asked) else None
-
-
-def outside_asides(text: str, situations: Situations) -> tuple[OutsideTopic, ...]:
-    """The outside subjects a message also asks about (in a sentence that asks something), once each."""
-    asked = asking_sentences(text)
-    return tuple(o for o in situations.outside if any(o.pattern.search(sentence) for sentence in asked))
+    subject = told if told is not None and not any(about_the_permit(s) for s in asked) else None
+    return OutsideReading(subject, asides)
 
 
 # A post this long tells the asker's own case (dates, history, what someone said): the guide answers the general
