@@ -297,3 +297,19 @@ def test_a_recent_past_entry_still_gives_its_overdue_deadlines() -> None:
     # Entered four months ago: the card and residence deadlines have passed, and that is worth saying.
     report = service.report(service.mentions_in("he entered China on 2026-08-01", TODAY), TODAY, "en")
     assert report.deadlines and all(d["past"] for d in report.deadlines) and report.offer_person
+
+
+def test_deadlines_of_another_procedure_follow_the_answer() -> None:
+    # A renewal question that also says when the contract ends: the extension window opens the reply, the
+    # cancellation deadline of the contract's end is still counted, after the answer.
+    text = "My permit expires on 15 March 2027 and my contract ends on 28 February 2027. How do I renew?"
+    # "contract" in the next clause does not turn the permit's expiry into the contract's end
+    assert [m.event for m in service.mentions_in(text, TODAY)] == ["permit_expiry", "contract_end"]
+    report = service.report(service.mentions_in(text, TODAY, "extension"), TODAY, "en", procedure="extension")
+    assert {d["rule"] for d in report.deadlines} >= {"extension_latest", "cancellation_after_end"}
+    assert "30 days before the work permit expires" in report.text()
+    assert "10 working days" not in report.text() and "10 working days" in report.later_text()
+    assert report.later[0].startswith("Other dates in your message")
+    # with no procedure answered, every deadline is said first, as before
+    unplaced = service.report(service.mentions_in(text, TODAY), TODAY, "en")
+    assert unplaced.later == [] and "10 working days" in unplaced.text()

@@ -121,7 +121,7 @@ def with_deadlines(
     carried: bool,
 ) -> Reply:
     """Put the deadlines of this turn's dates (and, when the procedure changed, of dates heard before that
-    concern it) first: a question with a date asks for that date."""
+    concern it) first: a question with a date asks for that date. Deadlines of other procedures follow the answer."""
     report = deadlines.report(
         list(heard.dates),
         today,
@@ -129,9 +129,9 @@ def with_deadlines(
         procedure=context.procedure,
         carried=[m for m in context.dates if m not in heard.dates] if carried else None,
     )
-    if not report.lines:
+    if not report.lines and not report.later:
         return reply
-    reply.text = f"{report.text()}\n{reply.text}"
+    reply.text = "\n".join(part for part in (report.text(), reply.text, report.later_text()) if part)
     if report.deadlines:
         reply.custom["deadlines"] = report.deadlines
         reply.custom["ics_url"] = deadlines.ics_url(report.deadlines, lang, public_url)

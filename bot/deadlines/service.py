@@ -38,15 +38,20 @@ class Mention:
 
 @dataclass
 class Report:
-    """The deadlines of one turn: the lines of text, the payload entries, and whether a person should be offered."""
+    """The deadlines of one turn: the lines said before the answer, the lines of other procedures' deadlines said
+    after it (`later`), the payload entries, and whether a person should be offered."""
 
     deadlines: list[dict[str, Any]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    later: list[str] = field(default_factory=list)
     unknown: list[Mention] = field(default_factory=list)
     offer_person: bool = False
 
     def text(self) -> str:
         return "\n".join(self.lines)
+
+    def later_text(self) -> str:
+        return "\n".join(self.later)
 
 
 def _find(words: tuple[str, ...], lowered: str) -> list[tuple[int, int]]:
@@ -69,15 +74,22 @@ def _cue_matches(text: str, rules: Rules) -> list[tuple[int, int, str]]:
     return [f for f in found if not any(o[0] <= f[0] and f[1] <= o[1] and (o[1] - o[0]) > (f[1] - f[0]) for o in found)]
 
 
-def _distance(text: str, start: int, end: int, found: parse.FoundDate) -> int:
-    """Characters between a cue and a date, plus a clause's worth for every clause boundary between them."""
+def _gap(text: str, start: int, end: int, found: parse.FoundDate) -> str | None:
+    """The text between a span and a date ('' when they overlap), None when a sentence ends in between: a cue
+    never names a date in another sentence ("…June 1990. I arrived…")."""
     if end <= found.start:
         gap = text[end : found.start]
     elif start >= found.end:
         gap = text[found.end : start]
     else:
-        return 0
-    if _SENTENCE_END.search(gap):  # a cue never names a date in another sentence ("…June 1990. I arrived…")
+        return ""
+    return None if _SENTENCE_END.search(gap) else gap
+
+
+def _distance(text: str, start: int, end: int, found: parse.FoundDate) -> int:
+    """Characters between a cue and a date, plus a clause's worth for every clause boundary between them."""
+    gap = _gap(text, start, end, found)
+    if gap is None:
         return CUE_REACH + 1
     return len(gap) + CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(gap))
 
@@ -86,20 +98,28 @@ _CLAUSE_BREAK = re.compile(r"[,，;；。!?！？\n]|\band\b|\bbut\b|但是|而�
 _SENTENCE_END = re.compile(r"[。！？\n]|[.!?](?:\s|$)")
 
 
+def _breaks(text: str, start: int, end: int, found: parse.FoundDate) -> int:
+    gap = _gap(text, start, end, found)
+    return len(_CLAUSE_BREAK.findall(gap)) if gap is not None else 99
+
+
 def classify(text: str, found: parse.FoundDate, cues: list[tuple[int, int, str]], rules: Rules) -> str | None:
     """The event of the nearest cue within reach (a longer cue wins a tie), refined by a subject word near the
     date ("contract" turns "ends on" into the end of the contract)."""
-    best: tuple[int, int, str] | None = None
+    best: tuple[int, int, str, int] | None = None
     for start, end, event in cues:
         distance = _distance(text, start, end, found)
         if distance <= CUE_REACH and (best is None or (distance, start - end) < best[:2]):
-            best = (distance, start - end, event)
+            best = (distance, start - end, event, _breaks(text, start, end, found))
     if best is None:
         return None
+    # The subject refines the cue only from the cue's own clause: in "the permit expires on 15 March and my
+    # contract…" the contract belongs to the next clause, and the date stays the permit's.
     lowered = text.lower()
     for known in rules.events.values():
         if known.refines == best[2] and any(
-            _distance(text, start, end, found) <= CUE_REACH for start, end in _find(known.subjects, lowered)
+            _distance(text, start, end, found) <= CUE_REACH and _breaks(text, start, end, found) <= best[3]
+            for start, end in _find(known.subjects, lowered)
         ):
             return known.id
     return best[2]
@@ -136,7 +156,10 @@ def report(
     rules: Rules | None = None,
     workdays: WorkCalendar | None = None,
 ) -> Report:
-    """Every deadline from this turn's dates, and from dates heard earlier whose rules concern `procedure`."""
+    """Every deadline from this turn's dates, and from dates heard earlier whose rules concern `procedure`.
+
+    A deadline of another procedure than the one answered (a long post about a renewal that also says when the
+    contract ends) goes to `later`: the reply opens with what was asked, and the other dates still get counted."""
     rules = rules or default_rules()
     workdays = workdays or default_calendar()
     out = Report()
@@ -153,12 +176,19 @@ def report(
         relevant = [r for r in rules.for_event(mention.event) if procedure and procedure in r.procedures]
         if relevant and not _background(mention, relevant, today, workdays):
             wanted.append((mention, relevant))
+    first: list[str] = []
     for mention, event_rules in wanted:
         event = rules.events[mention.event or ""]
         for rule in event_rules:
-            out.deadlines.append(_deadline(rule, mention, event.title.get(lang), today, lang, workdays, out))
-    if out.deadlines:
-        out.lines.insert(0, t("deadlines.intro", lang, today=format_date(today, lang)))
+            lines: list[str] = []
+            out.deadlines.append(_deadline(rule, mention, event.title.get(lang), today, lang, workdays, out, lines))
+            concerns = not procedure or not rule.procedures or procedure in rule.procedures
+            (first if concerns else out.later).extend(lines)
+    if first:
+        out.lines = [t("deadlines.intro", lang, today=format_date(today, lang)), *first]
+    if out.later:
+        intro = "deadlines.intro_other" if first else "deadlines.intro_other_only"
+        out.later.insert(0, t(intro, lang, today=format_date(today, lang)))
     if out.unknown:
         example = format_date(out.unknown[0].day, lang)
         dates = ", ".join(format_date(m.day, lang) for m in out.unknown)
@@ -174,8 +204,16 @@ def _background(mention: Mention, event_rules: list[Any], today: date, workdays:
 
 
 def _deadline(
-    rule: Any, mention: Mention, event_title: str, today: date, lang: str, workdays: WorkCalendar, out: Report
+    rule: Any,
+    mention: Mention,
+    event_title: str,
+    today: date,
+    lang: str,
+    workdays: WorkCalendar,
+    out: Report,
+    text: list[str],
 ) -> dict[str, Any]:
+    """One rule counted from one date: its payload entry; its lines of text go to `text`."""
     computed = compute(rule, rule.count, mention.day, workdays)
     past = computed.day < today
     lines = [
@@ -211,7 +249,7 @@ def _deadline(
             }
         )
         lines.append(t("deadlines.conflict", lang, note=conflict.note.get(lang), date=format_date(other.day, lang)))
-    out.lines.extend(lines)
+    text.extend(lines)
     return {
         "rule": rule.id,
         "title": rule.title.get(lang),
